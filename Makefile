@@ -1,0 +1,39 @@
+# kdkit -- `make test` and `make demo` set everything up on a fresh machine.
+# The dependency list is environment.yml; tools/setup_env.py turns it into .venv
+# (idempotent: a second run on a ready .venv returns in about a second).
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+KDKIT  := $(VENV)/bin/kdkit
+PROFILE ?= quick
+
+.PHONY: setup test demo lab bench doctor clean help
+
+help:
+	@echo "make setup   build/verify .venv from environment.yml"
+	@echo "make test    run the test suite (sets up first)"
+	@echo "make demo    teacher vs plain student vs distilled student on generated data (PROFILE=quick|full)"
+	@echo "make bench   the side-by-side benchmark (writes bench/results/)"
+	@echo "make lab     JupyterLab on the project"
+	@echo "make doctor  check the stack"
+
+setup:
+	@$(PYTHON) tools/setup_env.py --venv $(VENV)
+
+test: setup
+	$(PY) -m pytest
+
+demo: setup
+	$(KDKIT) demo --profile $(PROFILE)
+
+bench: setup
+	$(KDKIT) bench --profile $(PROFILE)
+
+doctor: setup
+	$(KDKIT) doctor
+
+lab: setup
+	$(VENV)/bin/jupyter lab --notebook-dir=.
+
+clean:
+	rm -rf work_dirs data/kdkit_quick .pytest_cache

@@ -1,0 +1,36 @@
+# Mobile student: RTMPose-t (CSPNeXt-tiny + RTMCC SimCC head), BN instead of SyncBN.
+_base_ = ['../_base_/kdkit_video_simcc-128x96.py']
+
+codec = {{_base_.codec}}
+model = dict(
+    type='TopdownPoseEstimator',
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True),
+    backbone=dict(
+        _scope_='mmdet',
+        type='CSPNeXt',
+        arch='P5',
+        expand_ratio=0.5,
+        deepen_factor=0.167,
+        widen_factor=0.375,
+        out_indices=(4, ),
+        channel_attention=True,
+        norm_cfg=dict(type='BN'),
+        act_cfg=dict(type='SiLU')),
+    head=dict(
+        type='RTMCCHead',
+        in_channels=384,
+        out_channels=17,
+        input_size=codec['input_size'],
+        in_featuremap_size=tuple([s // 32 for s in codec['input_size']]),
+        simcc_split_ratio=codec['simcc_split_ratio'],
+        final_layer_kernel_size=3,
+        gau_cfg=dict(hidden_dims=256, s=128, expansion_factor=2, dropout_rate=0.,
+                     drop_path=0., act_fn='SiLU', use_rel_bias=False, pos_enc=False),
+        loss=dict(type='KLDiscretLoss', use_target_weight=True, beta=10.,
+                  label_softmax=True),
+        decoder=codec),
+    test_cfg=dict(flip_test=True))

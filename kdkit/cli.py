@@ -1,0 +1,52 @@
+"""The ``kdkit`` command: ``kdkit doctor | data | train | test | ablate | export | bench``.
+
+Each sub-command lives next to the code it drives and exposes
+``add_parser(subparsers)``, which registers the command and sets
+``func(args) -> int``. Heavy imports (torch, mmpose) happen inside ``func`` so
+``kdkit --help`` stays fast.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# module path of each sub-command group, in the order ``--help`` lists them
+COMMAND_MODULES = (
+    'kdkit.doctor',
+    'kdkit.data.cli',
+    'kdkit.distill.cli',
+    'kdkit.ablation.cli',
+    'kdkit.export.cli',
+    'kdkit.evaluation.cli',
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog='kdkit',
+        description='Knowledge distillation of 2D human key-point models on '
+        'video, on MMPose 1.x.')
+    sub = parser.add_subparsers(dest='command', metavar='COMMAND')
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name == name:  # that command group is not built yet
+                continue
+            raise
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, 'func', None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

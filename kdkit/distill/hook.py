@@ -1,0 +1,102 @@
+"""``DistillLossHook``: distillation on a stock MMPose config, one ``custom_hooks`` entry.
+
+    custom_imports = dict(imports=['kdkit'], allow_failed_imports=False)
+    custom_hooks = [dict(
+        type='DistillLossHook',
+        teacher=dict(config='configs/teacher/....py', checkpoint='work_dirs/teacher'),
+        terms=dict(kd_heatmap=dict(type='HeatmapMSEDistillLoss')),
+        weights=dict(gt=1.0, kd_heatmap=1.0),
+        synthesis=dict(type='WeightedSum'))]
+
+Before training it builds the frozen teacher next to (not inside) the student
+and routes the student's ``loss`` through :class:`Distiller`. Checkpoints
+therefore hold the plain student and load into the plain student config.
+Terms or rules with trainable parameters need :class:`KDPoseEstimator`.
+"""
+from __future__ import annotations
+
+from mmengine.hooks import Hook
+from mmengine.model import is_model_wrapper
+from mmpose.registry import HOOKS
+
+from kdkit.distill.distiller import Distiller
+
+
+def unwrap(model):
+    return model.module if is_model_wrapper(model) else model
+
+
+@HOOKS.register_module()
+class DistillLossHook(Hook):
+    """Plug a distillation loss into a plain MMPose top-down model.
+
+    Args:
+        teacher: ``dict(config=..., checkpoint=..., cfg_options=None)``; the
+            checkpoint may be a ``.pth`` or a work_dir (its best/last checkpoint).
+        terms: ``{name: loss config}``; each is logged as ``loss_<name>``.
+        weights: ``{'gt': w, name: w, ...}``.
+        synthesis: the synthesis rule config (default ``WeightedSum``).
+    """
+
+    priority = 'HIGH'  # set up before schedule / cache hooks look for it
+
+    def __init__(self, teacher: dict, terms: dict, weights: dict,
+                 synthesis: dict | None = None):
+        if not isinstance(teacher, dict) or not {'config', 'checkpoint'} <= set(teacher):
+            raise ValueError("DistillLossHook.teacher: expected dict(config=..., "
+                             f'checkpoint=...[, cfg_options=...]), got {teacher!r}')
+        unknown = set(teacher) - {'config', 'checkpoint', 'cfg_options'}
+        if unknown:
+            raise ValueError(f'DistillLossHook.teacher: unknown keys {sorted(unknown)}')
+        self.teacher_cfg = teacher
+        self.distiller = Distiller(terms, weights, synthesis)
+        if self.distiller.has_params:
+            raise ValueError(
+                'DistillLossHook: a term or the synthesis rule has trainable '
+                'parameters, which a hook cannot hand to the optimizer; use '
+                "model=dict(type='KDPoseEstimator', teacher=..., distill=...) instead")
+
+    def before_train(self, runner) -> None:
+        from kdkit.distill.teacher import FrozenTeacher
+        model = unwrap(runner.model)
+        device = next(model.parameters()).device
+        if self.distiller.teacher is None:
+            self.distiller.teacher = FrozenTeacher.from_config(
+                self.teacher_cfg['config'], self.teacher_cfg['checkpoint'],
+                student=model, cfg_options=self.teacher_cfg.get('cfg_options'))
+        self.distiller.teacher.to(device)
+        self.distiller.to(device)
+        install_distiller(model, self.distiller)
+        runner.logger.info(
+            f'kdkit: distilling from {self.teacher_cfg["config"]} with terms '
+            f'{list(self.distiller.terms)} and {type(self.distiller.synthesis).__name__}')
+
+    def after_train(self, runner) -> None:
+        uninstall_distiller(unwrap(runner.model))
+
+
+def install_distiller(model, distiller: Distiller) -> None:
+    """Route ``model.loss`` through ``distiller`` (an instance attribute, so the
+    class, the state_dict and the checkpoints stay those of the plain model)."""
+    def loss(inputs, data_samples):
+        return distiller.loss(model, inputs, data_samples)
+    model.loss = loss
+    model.__dict__['kd_distiller'] = distiller
+
+
+def uninstall_distiller(model) -> None:
+    model.__dict__.pop('loss', None)
+    model.__dict__.pop('kd_distiller', None)
+
+
+def find_distiller(runner) -> Distiller:
+    """The active Distiller of a run: the model wrapper's or the loss hook's."""
+    model = unwrap(runner.model)
+    distiller = getattr(model, 'distiller', None) or model.__dict__.get('kd_distiller')
+    if distiller is None:
+        for hook in runner.hooks:
+            if isinstance(hook, DistillLossHook):
+                return hook.distiller
+        raise RuntimeError('no distillation in this run: add a DistillLossHook '
+                           "to custom_hooks or use model type 'KDPoseEstimator'")
+    return distiller
