@@ -15,6 +15,7 @@ import sys
 COMMAND_MODULES = (
     'kdkit.doctor',
     'kdkit.data.cli',
+    'kdkit.demo',
     'kdkit.distill.cli',
     'kdkit.ablation.cli',
     'kdkit.export.cli',

@@ -20,6 +20,12 @@ def load_config(config: str, cfg_options: dict | None = None, work_dir: str | No
     return cfg
 
 
+def data_root_options(data_root) -> dict:
+    """cfg_options pointing the train/val/test dataloaders at another data root."""
+    return {f'{split}_dataloader.dataset.data_root': f'{str(data_root).rstrip("/")}/'
+            for split in ('train', 'val', 'test')}
+
+
 def build_runner(cfg, launcher: str = 'none', seed: int | None = None):
     import torch
     from mmengine.runner import Runner
