@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as e:
-            if e.name == name:  # that command group is not built yet
+            if name.startswith(str(e.name)):  # that command group is not built yet
                 continue
             raise
         module.add_parser(sub)

@@ -36,7 +36,7 @@ def test_stock_config_trains_one_iteration(tmp_path):
     write_tiny_coco(tmp_path / 'coco')
     cfg = get_config('mmpose::body_2d_keypoint/topdown_heatmap/coco/'
                      'td-hm_mobilenetv2_8xb64-210e_coco-256x192.py')
-    codec = dict(type='MSRAHeatmap', input_size=(48, 64), heatmap_size=(12, 16), sigma=2)
+    codec = dict(type='MSRAHeatmap', input_size=(64, 96), heatmap_size=(16, 24), sigma=2)
     cfg.merge_from_dict({
         'work_dir': str(tmp_path / 'work'),
         'model.backbone.init_cfg': None,  # no pretrained download
@@ -47,16 +47,20 @@ def test_stock_config_trains_one_iteration(tmp_path):
         'default_hooks.checkpoint': dict(type='CheckpointHook', interval=1),
         'default_hooks.logger.interval': 1,
     })
-    ds = cfg.train_dataloader.dataset
-    ds.update(data_root=str(tmp_path / 'coco') + '/', ann_file='ann.json',
-              data_prefix=dict(img='img/'))
-    for t in ds.pipeline:
+    cfg = cfg.to_dict()
+    pipeline = []
+    for t in cfg['train_dataloader']['dataset']['pipeline']:
+        t = dict(t)
         if t['type'] == 'TopdownAffine':
             t['input_size'] = codec['input_size']
         if t['type'] == 'GenerateTarget':
             t['encoder'] = codec
-    cfg.train_dataloader.update(batch_size=4, num_workers=0, persistent_workers=False)
-    runner = Runner.from_cfg(Config(cfg.to_dict()))
+        pipeline.append(t)
+    cfg['train_dataloader'].update(batch_size=4, num_workers=0, persistent_workers=False)
+    cfg['train_dataloader']['dataset'].update(
+        data_root=str(tmp_path / 'coco') + '/', ann_file='ann.json',
+        data_prefix=dict(img='img/'), pipeline=pipeline)
+    runner = Runner.from_cfg(Config(cfg))
     runner.train()
     assert runner.iter == 1
     loss = runner.message_hub.log_scalars['train/loss'].current()

@@ -1,7 +1,6 @@
 # Mobile student: RTMPose-t (CSPNeXt-tiny + RTMCC SimCC head), BN instead of SyncBN.
 _base_ = ['../_base_/kdkit_video_simcc-128x96.py']
 
-codec = {{_base_.codec}}
 model = dict(
     type='TopdownPoseEstimator',
     data_preprocessor=dict(
@@ -24,13 +23,13 @@ model = dict(
         type='RTMCCHead',
         in_channels=384,
         out_channels=17,
-        input_size=codec['input_size'],
-        in_featuremap_size=tuple([s // 32 for s in codec['input_size']]),
-        simcc_split_ratio=codec['simcc_split_ratio'],
+        input_size=(96, 128),  # = the codec's (w, h), see the _base_
+        in_featuremap_size=(3, 4),  # input / 32
+        simcc_split_ratio=2.0,
         final_layer_kernel_size=3,
         gau_cfg=dict(hidden_dims=256, s=128, expansion_factor=2, dropout_rate=0.,
                      drop_path=0., act_fn='SiLU', use_rel_bias=False, pos_enc=False),
         loss=dict(type='KLDiscretLoss', use_target_weight=True, beta=10.,
                   label_softmax=True),
-        decoder=codec),
+        decoder={{_base_.codec}}),
     test_cfg=dict(flip_test=True))

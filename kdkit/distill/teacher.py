@@ -53,13 +53,16 @@ def resolve_checkpoint(path: str | Path) -> Path:
 def build_pose_model(config, cfg_options: dict | None = None) -> nn.Module:
     """Build the plain pose model of an MMPose config (no pretrained downloads)."""
     from mmengine.config import Config
+    from mmengine.registry import DefaultScope
     from mmpose.registry import MODELS
     cfg = config if isinstance(config, Config) else load_any_config(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     model_cfg = student_model_cfg(cfg.model)
     model_cfg.get('backbone', {}).pop('init_cfg', None)
-    return MODELS.build(model_cfg)
+    # built outside a Runner: resolve types in MMPose's scope, as init_model does
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmpose')):
+        return MODELS.build(model_cfg)
 
 
 def load_any_config(config):

@@ -8,6 +8,8 @@ stranger must not run code), allow-list exactly those plain-data types.
 """
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import torch
 
@@ -24,10 +26,28 @@ def _numpy_globals() -> list:
     return [_reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
 
 
+def _history_buffer_getattr(obj, name):
+    """Stands in for ``getattr`` while unpickling, for one use only.
+
+    MessageHub's ``HistoryBuffer`` pickles its statistics methods as
+    ``getattr(HistoryBuffer, 'min')``; allow-listing the real ``getattr``
+    would let a checkpoint reach any attribute of any allowed object.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(
+        f'checkpoint asks for getattr({obj!r}, {name!r}), which kdkit does not allow')
+
+
 def allow_mmengine_checkpoints() -> None:
     """Allow-list the data-only globals found in MMEngine checkpoints."""
     from mmengine.logging.history_buffer import HistoryBuffer
-    torch.serialization.add_safe_globals([*_numpy_globals(), HistoryBuffer])
+    HistoryBuffer()  # registers the default statistics methods on the class
+    torch.serialization.add_safe_globals([
+        *_numpy_globals(), HistoryBuffer,
+        (_history_buffer_getattr, 'builtins.getattr'),
+        (_history_buffer_getattr, '__builtin__.getattr')])
 
 
 def read_state_dict(path, what: str = 'checkpoint') -> dict:

@@ -48,3 +48,16 @@ def test_missing_and_non_checkpoint_files(tmp_path):
     (tmp_path / 'text.pth').write_text('hello')
     with pytest.raises(ValueError, match='text.pth is not a readable'):
         read_state_dict(tmp_path / 'text.pth')
+
+
+class SneakyGetattr:
+    def __reduce__(self):
+        return (getattr, (HistoryBuffer, '__init__'))
+
+
+def test_getattr_is_only_allowed_for_history_buffer_statistics(tmp_path):
+    path = tmp_path / 'sneaky.pth'
+    torch.save({'x': SneakyGetattr()}, path)
+    allow_mmengine_checkpoints()
+    with pytest.raises(pickle.UnpicklingError, match='does not allow'):
+        torch.load(path, weights_only=True)
