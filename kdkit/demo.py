@@ -17,14 +17,14 @@ from pathlib import Path
 PROFILE_CONFIGS = {
     'quick': dict(
         data='data/kdkit_quick',
-        teacher='configs/teacher/td-hm_res50_quick_kdkit-video-128x96.py',
+        teacher='configs/teacher/td-hm_res18_quick_kdkit-video-128x96.py',
         student='configs/student/td-hm_mobilenetv2_quick_kdkit-video-128x96.py',
-        distilled='configs/distill/kd-hm_mobilenetv2-from-res50_quick_kdkit-video-128x96.py'),
+        distilled='configs/distill/kd-hm_mobilenetv2-from-res18_quick_kdkit-video-128x96.py'),
     'full': dict(
         data='data/kdkit_full',
-        teacher='configs/teacher/td-hm_res50_60e_kdkit-video-128x96.py',
+        teacher='configs/teacher/td-hm_res18_60e_kdkit-video-128x96.py',
         student='configs/student/td-hm_mobilenetv2_60e_kdkit-video-128x96.py',
-        distilled='configs/distill/kd-hm_mobilenetv2-from-res50_60e_kdkit-video-128x96.py'),
+        distilled='configs/distill/kd-hm_mobilenetv2-from-res18_60e_kdkit-video-128x96.py'),
 }
 
 

@@ -43,7 +43,7 @@ def run_options():
     return tiny_run_options
 
 
-TEACHER_CFG = 'configs/teacher/td-hm_res50_quick_kdkit-video-128x96.py'
+TEACHER_CFG = 'configs/teacher/td-hm_res18_quick_kdkit-video-128x96.py'
 
 
 def save_random_weights(config: str, path: Path, seed: int = 0) -> Path:

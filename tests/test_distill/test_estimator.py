@@ -5,7 +5,7 @@ from kdkit.distill.cli import build_runner, load_config
 from kdkit.distill.teacher import build_pose_model
 from kdkit.utils.checkpoint import load_model_weights
 
-FEAT_CFG = 'configs/distill/kd-feat-hm_mobilenetv2-from-res50_quick_kdkit-video-128x96.py'
+FEAT_CFG = 'configs/distill/kd-feat-hm_mobilenetv2-from-res18_quick_kdkit-video-128x96.py'
 STUDENT_CFG = 'configs/student/td-hm_mobilenetv2_quick_kdkit-video-128x96.py'
 
 

@@ -6,8 +6,8 @@ from kdkit.distill import DistillLossHook, find_distiller
 from kdkit.distill.cli import build_runner, load_config
 from kdkit.utils.checkpoint import load_model_weights
 
-HM_CFG = 'configs/distill/kd-hm_mobilenetv2-from-res50_quick_kdkit-video-128x96.py'
-SIMCC_CFG = 'configs/distill/kd-hm2simcc_rtmpose-t-from-res50_quick_kdkit-video-128x96.py'
+HM_CFG = 'configs/distill/kd-hm_mobilenetv2-from-res18_quick_kdkit-video-128x96.py'
+SIMCC_CFG = 'configs/distill/kd-hm2simcc_rtmpose-t-from-res18_quick_kdkit-video-128x96.py'
 STUDENT_CFG = 'configs/student/td-hm_mobilenetv2_quick_kdkit-video-128x96.py'
 
 

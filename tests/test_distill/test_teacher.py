@@ -5,7 +5,7 @@ import torch
 from kdkit.distill.teacher import (FrozenTeacher, build_pose_model, check_compatible,
                                    normalisation_affine, resolve_checkpoint)
 
-TEACHER = 'configs/teacher/td-hm_res50_quick_kdkit-video-128x96.py'
+TEACHER = 'configs/teacher/td-hm_res18_quick_kdkit-video-128x96.py'
 HM_STUDENT = 'configs/student/td-hm_mobilenetv2_quick_kdkit-video-128x96.py'
 
 
@@ -17,7 +17,7 @@ def test_from_config_returns_locked_teacher(teacher_ckpt):
     assert not teacher.model.training
     out = teacher(torch.randn(2, 3, 128, 96))
     assert out['heatmap'].shape == (2, 17, 32, 24)
-    assert out['feature'].shape[1] == 2048
+    assert out['feature'].shape[1] == 512
     assert not out['heatmap'].requires_grad
     assert teacher.fingerprint() == before
 

@@ -4,7 +4,7 @@ import pytest
 from kdkit.distill.cli import build_runner, load_config
 from kdkit.engine.hooks import WeightScheduleHook
 
-HM_CFG = 'configs/distill/kd-hm_mobilenetv2-from-res50_quick_kdkit-video-128x96.py'
+HM_CFG = 'configs/distill/kd-hm_mobilenetv2-from-res18_quick_kdkit-video-128x96.py'
 
 
 def test_linear_decay_reaches_end_weight(tiny_data, teacher_ckpt, tmp_path, run_options):

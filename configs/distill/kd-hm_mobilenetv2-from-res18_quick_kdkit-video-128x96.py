@@ -1,4 +1,4 @@
-# CPU quick sibling of kd-hm_mobilenetv2-from-res50_60e_kdkit-video-128x96.py.
+# CPU quick sibling of kd-hm_mobilenetv2-from-res18_60e_kdkit-video-128x96.py.
 _base_ = ['../student/td-hm_mobilenetv2_quick_kdkit-video-128x96.py']
 
 custom_hooks = [
@@ -6,8 +6,8 @@ custom_hooks = [
     dict(
         type='DistillLossHook',
         teacher=dict(
-            config='configs/teacher/td-hm_res50_quick_kdkit-video-128x96.py',
-            checkpoint='work_dirs/td-hm_res50_quick_kdkit-video-128x96'),
+            config='configs/teacher/td-hm_res18_quick_kdkit-video-128x96.py',
+            checkpoint='work_dirs/td-hm_res18_quick_kdkit-video-128x96'),
         terms=dict(kd_heatmap=dict(type='HeatmapMSEDistillLoss')),
         weights=dict(gt=1.0, kd_heatmap=1.0),
         synthesis=dict(type='WeightedSum')),
