@@ -6,11 +6,35 @@ import argparse
 from pathlib import Path
 
 
+# top-level keys MMEngine's Runner reads; a near miss of one is a typo
+RUNNER_KEYS = (
+    'model', 'work_dir', 'train_dataloader', 'val_dataloader', 'test_dataloader',
+    'train_cfg', 'val_cfg', 'test_cfg', 'auto_scale_lr', 'optim_wrapper',
+    'param_scheduler', 'val_evaluator', 'test_evaluator', 'default_hooks',
+    'custom_hooks', 'data_preprocessor', 'load_from', 'resume', 'launcher',
+    'env_cfg', 'log_processor', 'log_level', 'visualizer', 'default_scope',
+    'randomness', 'experiment_name', 'custom_imports', 'vis_backends',
+    'backend_args', 'compile', 'strategy', 'codec')
+
+
+def check_config_keys(cfg, name) -> None:
+    """Reject a top-level key that is one typo away from a key the Runner reads
+    (MMEngine would silently ignore it); other names are config variables."""
+    import difflib
+    for key in cfg.keys():
+        if key in RUNNER_KEYS:
+            continue
+        close = difflib.get_close_matches(key, RUNNER_KEYS, n=1, cutoff=0.85)
+        if close:
+            raise ValueError(f'config {name}: unknown key {key!r} (did you mean {close[0]!r}?)')
+
+
 def load_config(config: str, cfg_options: dict | None = None, work_dir: str | None = None):
     """Read an MMPose config (a file, or ``mmpose::...``), apply overrides and
     a default work_dir of ``work_dirs/<config name>``."""
     from kdkit.distill.teacher import load_any_config
     cfg = load_any_config(config)
+    check_config_keys(cfg, config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
@@ -63,6 +87,37 @@ def test(config: str, checkpoint: str, work_dir: str | None = None,
     return runner.test()
 
 
+def pack_teacher(work_dir, out_dir, config: str | None = None) -> Path:
+    """Shrink a trained teacher for shipping: fp16 weights only, plus its log.
+
+    Writes ``<out_dir>/<name>.pth`` (``state_dict`` in float16 and a ``meta``
+    with the source checkpoint's SHA-256, epoch and config) and copies the
+    run's log next to it as ``<name>.log``.
+    """
+    import hashlib
+    import io
+    import shutil
+
+    import torch
+    from kdkit.distill.teacher import resolve_checkpoint
+    from kdkit.utils.checkpoint import read_state_dict
+    from kdkit.utils.io import atomic_write_bytes
+    work_dir = Path(work_dir)
+    ckpt = resolve_checkpoint(work_dir)
+    state = {k: (v.half() if v.is_floating_point() else v)
+             for k, v in read_state_dict(ckpt, 'teacher checkpoint').items()}
+    name = config and Path(config).stem or work_dir.name
+    meta = dict(source=ckpt.name, source_sha256=hashlib.sha256(ckpt.read_bytes()).hexdigest(),
+                config=config or f'configs/teacher/{name}.py', dtype='float16')
+    buf = io.BytesIO()
+    torch.save({'state_dict': state, 'meta': meta}, buf)
+    out = atomic_write_bytes(Path(out_dir) / f'{name}.pth', buf.getvalue())
+    logs = sorted(work_dir.glob('*/*.log'))
+    if logs:
+        shutil.copyfile(logs[-1], Path(out_dir) / f'{name}.log')
+    return out
+
+
 def parse_cfg_options(pairs):
     from mmengine.config import DictAction
     ns = argparse.Namespace(cfg_options=None)
@@ -81,6 +136,12 @@ def _test_cmd(args) -> int:
                    args.cfg_options)
     for k, v in metrics.items():
         print(f'{k}: {v}')
+    return 0
+
+
+def _pack_cmd(args) -> int:
+    out = pack_teacher(args.work_dir, args.out_dir, args.config)
+    print(f'{out} ({out.stat().st_size / 1e6:.1f} MB)')
     return 0
 
 
@@ -106,3 +167,9 @@ def add_parser(subparsers) -> None:
     p = subparsers.add_parser('test', parents=[common], help='evaluate a checkpoint')
     p.add_argument('checkpoint')
     p.set_defaults(func=_test_cmd)
+
+    p = subparsers.add_parser('pack-teacher', help='fp16 weights-only copy of a trained teacher, with its log')
+    p.add_argument('work_dir', help='the teacher run (its best_*.pth or last checkpoint is used)')
+    p.add_argument('out_dir', help='e.g. checkpoints/')
+    p.add_argument('--config', help='the teacher config (default: configs/teacher/<work_dir name>.py)')
+    p.set_defaults(func=_pack_cmd)

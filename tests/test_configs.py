@@ -1,0 +1,53 @@
+"""Every shipped config loads, builds its model and its hooks (COCO/PoseTrack18
+distillation configs included: built here, trained by users who have the data)."""
+from pathlib import Path
+
+import pytest
+from mmengine.registry import DefaultScope
+from mmpose.registry import HOOKS, MODELS
+
+from kdkit.distill.cli import load_config
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = sorted(str(p.relative_to(REPO)) for p in (REPO / 'configs').glob('*/*.py')
+                 if p.parent.name != '_base_')
+
+
+def test_every_family_is_present():
+    names = ' '.join(CONFIGS)
+    for part in ('teacher/', 'student/', 'distill/', '_coco-256x192', '_posetrack18-256x192'):
+        assert part in names
+
+
+@pytest.mark.parametrize('config', CONFIGS)
+def test_config_builds(config):
+    cfg = load_config(config)
+    name = Path(config).name
+    assert name.count('_') >= 2, f'{name}: expected {{algo}}_{{model}}_{{schedule}}_{{data}}-{{size}}'
+    if '_60e_' in name or '_30e_' in name:
+        quick = REPO / config.replace('_60e_', '_quick_')
+        assert '_30e_' in name or quick.is_file(), f'{name} has no quick sibling'
+    model_cfg = cfg.model.copy()
+    model_cfg.get('backbone', {}).pop('init_cfg', None)
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        model = MODELS.build(model_cfg)
+        hooks = [HOOKS.build(h) for h in cfg.get('custom_hooks', [])]
+    assert sum(p.numel() for p in model.parameters()) > 0
+    if name.startswith('kd'):
+        kinds = {type(h).__name__ for h in hooks} | {type(model).__name__}
+        assert kinds & {'DistillLossHook', 'KDPoseEstimator'}, f'{name} distils nothing'
+
+
+def test_typo_in_a_runner_key_is_rejected(tmp_path):
+    bad = tmp_path / 'typo.py'
+    bad.write_text("_base_ = ['%s']\ncustom_hook = []\n"
+                   % (REPO / 'configs/student/td-hm_mobilenetv2_quick_kdkit-video-128x96.py'))
+    with pytest.raises(ValueError, match=r"unknown key 'custom_hook' \(did you mean 'custom_hooks'\?\)"):
+        load_config(str(bad))
+
+
+def test_typo_in_a_kdkit_hook_argument_is_rejected():
+    with pytest.raises(TypeError, match='weigths'):
+        HOOKS.build(dict(type='DistillLossHook', teacher=dict(config='a', checkpoint='b'),
+                         terms=dict(kd=dict(type='HeatmapMSEDistillLoss')),
+                         weigths=dict(gt=1.0, kd=1.0)))
