@@ -48,7 +48,7 @@ def last_checkpoint(work_dir: Path) -> Path | None:
 
 
 # teacher shipped with the kit for the quick demo (see its config's header)
-SHIPPED_TEACHER = Path('checkpoints/td-hm_res18_30e_kdkit-video-quick-128x96.pth')
+SHIPPED_TEACHER = Path('checkpoints/td-hm_res18_20e_kdkit-video-quick-128x96.pth')
 
 
 def train_or_reuse(config: str, work_dir: Path, seed: int, retrain: bool,
