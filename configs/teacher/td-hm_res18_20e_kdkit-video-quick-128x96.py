@@ -1,4 +1,4 @@
-# The teacher shipped for the quick demo (checkpoints/): ResNet-18 trained 30
+# The teacher shipped for the quick demo (checkpoints/): ResNet-18 trained 20
 # epochs on the quick-profile data (data/kdkit_quick, seed 0). Reproduce with
 #   kdkit train configs/teacher/td-hm_res18_20e_kdkit-video-quick-128x96.py
 #   kdkit pack-teacher work_dirs/td-hm_res18_20e_kdkit-video-quick-128x96 checkpoints/

@@ -1,0 +1,28 @@
+"""The demo's table and the shipped-teacher packing."""
+import torch
+
+from kdkit.demo import format_table
+from kdkit.distill.cli import pack_teacher
+
+
+def test_table_shows_gain_only_for_distilled():
+    rows = dict(teacher=dict(AP=0.7, PCK=0.9, params_M=12.8, GFLOPs=0.6),
+                student=dict(AP=0.5, PCK=0.8, params_M=2.5, GFLOPs=0.1),
+                distilled=dict(AP=0.55, PCK=0.82, params_M=2.5, GFLOPs=0.1, kd_gain=0.05))
+    lines = format_table(rows).splitlines()
+    assert lines[0].startswith('| model | AP | PCK@0.2 |')
+    assert lines[-1] == '| distilled | 0.550 | 0.820 | 2.50 | 0.100 | +0.050 |'
+    assert lines[3].endswith('|  |')
+
+
+def test_pack_teacher_halves_and_keeps_log(tmp_path, teacher_ckpt):
+    work = tmp_path / 'td-hm_res18_x'
+    (work / '20260101_000000').mkdir(parents=True)
+    (work / '20260101_000000' / '20260101_000000.log').write_text('epoch 1 ...')
+    (work / 'best_coco_AP_epoch_1.pth').write_bytes(teacher_ckpt.read_bytes())
+    out = pack_teacher(work, tmp_path / 'ckpts')
+    packed = torch.load(out)
+    assert all(v.dtype == torch.float16 for v in packed['state_dict'].values() if v.is_floating_point())
+    assert packed['meta']['source'] == 'best_coco_AP_epoch_1.pth'
+    assert (tmp_path / 'ckpts' / 'td-hm_res18_x.log').read_text() == 'epoch 1 ...'
+    assert out.stat().st_size < teacher_ckpt.stat().st_size * 0.6
