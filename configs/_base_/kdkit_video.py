@@ -4,6 +4,12 @@ _base_ = ['mmpose::_base_/default_runtime.py']
 
 custom_imports = dict(imports=['kdkit'], allow_failed_imports=False)
 
+# MMPose's default PackPoseInputs meta keys plus the video fields
+video_meta_keys = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shape',
+                   'img_shape', 'input_size', 'input_center', 'input_scale', 'flip',
+                   'flip_direction', 'flip_indices', 'raw_ann_info', 'dataset_name',
+                   'vid_id', 'frame_index', 'track_id')
+
 dataset_type = 'VideoPoseDataset'  # CocoDataset that keeps unlabelled frames
 data_mode = 'topdown'
 data_root = 'data/kdkit_full/'

@@ -18,7 +18,8 @@ val_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=codec['input_size']),
-    dict(type='PackPoseInputs')
+    # video fields let PCKJitterMetric group frames into clips for jitter
+    dict(type='PackPoseInputs', meta_keys={{_base_.video_meta_keys}})
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=val_pipeline))
