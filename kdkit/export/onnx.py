@@ -41,50 +41,42 @@ from typing import Sequence
 
 import numpy as np
 
-# keys a kdkit distillation wrapper adds on top of the student's model dict
-DISTILL_KEYS = ('teacher', 'distill')
-DISTILL_TYPES = ('KDPoseEstimator',)
-
 
 # ------------------------------------------------------------------- building
 def load_config(config):
-    """An MMEngine ``Config`` from a path (or the Config itself); a missing or
-    broken file raises a one-line error naming it."""
+    """An MMEngine ``Config`` from a path (``kdkit.distill.cli.load_config``:
+    repo-relative paths and ``mmpose::...`` work) or a copy of a Config; a
+    missing or broken file raises a one-line error naming it."""
     from mmengine.config import Config
 
-    from kdkit.utils import repo_root
+    from kdkit.distill.cli import load_config as load_run_config
     if isinstance(config, Config):
         return copy.deepcopy(config)
-    if '::' in str(config):  # a config shipped in a package: mmpose::...
-        from mmengine.hub import get_config
-        return get_config(str(config))
-    path = Path(config)
-    if not path.is_file() and (repo_root() / path).is_file():
-        path = repo_root() / path  # configs/... from a notebook's folder
-    if not path.is_file():
-        raise FileNotFoundError(f'config: {path} does not exist')
     try:
-        return Config.fromfile(str(path))
+        return load_run_config(str(config))
+    except (FileNotFoundError, ValueError):
+        raise  # already one line and naming the file
     except Exception as e:  # syntax error, missing _base_, bad import
         reason = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise ValueError(f'config: {path} cannot be read '
+        raise ValueError(f'config: {config} cannot be read '
                          f'({type(e).__name__}: {reason[:160]})') from None
 
 
 def student_model_cfg(cfg):
-    """The plain student's model dict of ``cfg`` (a Config or its ``model``).
+    """The plain student's model dict of ``cfg`` (a Config or its ``model``),
+    a deep copy: a ``KDPoseEstimator`` loses ``teacher``/``distill``
+    (``kdkit.distill.teacher.student_model_cfg``); other models come back as
+    they are."""
+    from kdkit.distill.teacher import student_model_cfg as plain_model_cfg
+    model = cfg['model'] if 'model' in cfg else cfg
+    return plain_model_cfg(copy.deepcopy(model))
 
-    A ``KDPoseEstimator`` model is the student's ``TopdownPoseEstimator`` plus
-    ``teacher=``/``distill=``: drop those and restore the plain type. Other
-    models come back unchanged (a copy).
-    """
-    model = copy.deepcopy(cfg['model'] if 'model' in cfg else cfg)
-    if model.get('type') in DISTILL_TYPES or any(k in model
-                                                  for k in DISTILL_KEYS):
-        for key in DISTILL_KEYS:
-            model.pop(key, None)
-        model['type'] = 'TopdownPoseEstimator'
-    return model
+
+def resolve_checkpoint(path) -> Path:
+    """A checkpoint file; a work_dir gives its ``best_*.pth``, else the file
+    its ``last_checkpoint`` names (``kdkit.distill.teacher.resolve_checkpoint``)."""
+    from kdkit.distill.teacher import resolve_checkpoint as resolve, resolve_path
+    return resolve(resolve_path(path, 'checkpoint'))  # 'checkpoint: X does not exist'
 
 
 def _strip_pretrained(node) -> None:
@@ -99,27 +91,6 @@ def _strip_pretrained(node) -> None:
     elif isinstance(node, (list, tuple)):
         for value in node:
             _strip_pretrained(value)
-
-
-def resolve_checkpoint(path) -> Path:
-    """A checkpoint file; a work_dir gives its ``best_*.pth``, else the file
-    its ``last_checkpoint`` names. Relative paths also try the repo root."""
-    from kdkit.utils import repo_root
-    path = Path(path)
-    if not path.exists() and (repo_root() / path).exists():
-        path = repo_root() / path
-    if path.is_dir():
-        best = sorted(path.glob('best_*.pth'))
-        last = path / 'last_checkpoint'
-        if best:
-            return best[-1]
-        if last.is_file():
-            return resolve_checkpoint(last.read_text().strip())
-        raise FileNotFoundError(f'checkpoint: {path} is a folder without '
-                                'best_*.pth or last_checkpoint')
-    if not path.is_file():
-        raise FileNotFoundError(f'checkpoint: {path} does not exist')
-    return path
 
 
 def build_student(config, checkpoint=None, device: str = 'cpu',

@@ -19,3 +19,13 @@ def test_failed_write_keeps_old_content(tmp_path):
         atomic_write_bytes(path, 'not bytes')
     assert path.read_bytes() == b'old'
     assert [p.name for p in tmp_path.iterdir()] == ['f.bin']
+
+
+def test_written_files_follow_the_umask(tmp_path):
+    import os
+    old = os.umask(0o022)
+    try:
+        path = atomic_write_text(tmp_path / 'r.txt', 'x')
+    finally:
+        os.umask(old)
+    assert path.stat().st_mode & 0o777 == 0o644

@@ -1,0 +1,31 @@
+# MMPose's own DWPose distiller (first stage, Yang et al. 2023) on the SimCC pair
+# RTMPose-s -> RTMPose-t, written as mmpose's
+# configs/wholebody_2d_keypoint/dwpose/coco-wholebody/s1_dis/dwpose_l_dis_m_*.py:
+# its stock FeaLoss + KDLoss (both decayed linearly over training) and its grad
+# clipping; the data, schedule and seed are the RTMPose-t student's. The teacher
+# is built inside the model (trained weights from teacher_pretrained when the
+# Runner initialises it); `kdkit bench` points teacher_pretrained at the trained
+# RTMPose-s. Checkpoints hold the whole distiller; its `student.` weights are
+# the RTMPose-t (mmpose's tools/misc/pth_transfer.py extracts them).
+_base_ = ['../student/rtmpose-t_60e_kdkit-video-128x96.py']
+
+model = dict(
+    _delete_=True,
+    type='DWPoseDistiller',
+    # absolute paths: DWPoseDistiller reads them with Config.fromfile from any cwd
+    teacher_cfg='{{ fileDirname }}/../teacher/rtmpose-s_60e_kdkit-video-128x96.py',
+    student_cfg='{{ fileDirname }}/../student/rtmpose-t_60e_kdkit-video-128x96.py',
+    # `kdkit pack-teacher work_dirs/rtmpose-s_60e_kdkit-video-128x96 checkpoints/`
+    teacher_pretrained='checkpoints/rtmpose-s_60e_kdkit-video-128x96.pth',
+    distill_cfg=[
+        dict(methods=[dict(type='FeaLoss', name='loss_fea', use_this=True,
+                           student_channels=384, teacher_channels=512,
+                           alpha_fea=0.00007)]),
+        dict(methods=[dict(type='KDLoss', name='loss_logit', use_this=True, weight=0.1)]),
+    ],
+    data_preprocessor=dict(
+        type='PoseDataPreprocessor',
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True))
+optim_wrapper = dict(clip_grad=dict(max_norm=1., norm_type=2))
