@@ -60,7 +60,7 @@ test_evaluator = val_evaluator
 
 default_hooks = dict(
     logger=dict(type='LoggerHook', interval=10),
-    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=1,
+    checkpoint=dict(type='CheckpointHook', interval=1, max_keep_ckpts=2,
                     save_best='coco/AP', rule='greater'))
 # CPU-friendly: gloo works everywhere; on GPUs `kdkit train` switches to nccl.
 env_cfg = dict(dist_cfg=dict(backend='gloo'))

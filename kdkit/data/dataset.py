@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import random
 from typing import Any, Optional
 
@@ -98,8 +99,39 @@ class VideoPoseDataset(CocoDataset):
         self.pipeline = WindowSeededPipeline(self.pipeline)
 
     # ------------------------------------------------------------ loading
+    def _load_annotations(self):
+        """MMPose's loader, with one-line errors naming the file for a missing
+        data root or annotation file, broken JSON, a key-point count other
+        than the metainfo's and listed images that are not on disk."""
+        from kdkit.utils import validate
+        field = type(self).__name__
+        local = '://' not in str(self.ann_file)  # else a remote backend (petrel, http)
+        if local:
+            validate.check_ann_file(self.ann_file, self.data_root, field)
+        try:
+            instances, images = super()._load_annotations()
+        except json.JSONDecodeError as e:
+            raise validate.json_error(self.ann_file, e, field) from None
+        except (KeyError, TypeError, IndexError, AttributeError, AssertionError) as e:
+            raise validate.structure_error(self.ann_file, f'{type(e).__name__}: {e}',
+                                           field) from None
+        if local and '://' not in str(self.data_prefix.get('img', '')):
+            validate.check_images_exist((d['img_path'] for d in instances),
+                                        self.ann_file, field)
+        return instances, images
+
     def parse_data_info(self, raw_data_info: dict) -> Optional[dict]:
         ann, img = raw_data_info['raw_ann_info'], raw_data_info['raw_img_info']
+        expected = self._metainfo.get('num_keypoints')
+        n = len(ann.get('keypoints') or ())
+        if expected and 'keypoints' in ann and n != 3 * expected:
+            from kdkit.utils.validate import keypoint_count_error, structure_error
+            if n % 3:
+                raise structure_error(self.ann_file, f"annotation {ann.get('id')} has {n} "
+                                      'key-point values, not a multiple of 3 (x, y, v)',
+                                      type(self).__name__)
+            raise keypoint_count_error(self.ann_file, ann.get('id'), n // 3, expected,
+                                       self._metainfo.get('dataset_name'), type(self).__name__)
         info = super().parse_data_info(raw_data_info)
         if info is None:
             return None

@@ -3,6 +3,8 @@ MMEngine's Runner, behaving as MMPose's ``tools/train.py`` / ``tools/test.py``."
 from __future__ import annotations
 
 import argparse
+import contextlib
+import uuid
 from pathlib import Path
 
 
@@ -14,7 +16,8 @@ RUNNER_KEYS = (
     'custom_hooks', 'data_preprocessor', 'load_from', 'resume', 'launcher',
     'env_cfg', 'log_processor', 'log_level', 'visualizer', 'default_scope',
     'randomness', 'experiment_name', 'custom_imports', 'vis_backends',
-    'backend_args', 'compile', 'strategy', 'codec')
+    'backend_args', 'compile', 'strategy', 'codec', 'model_wrapper_cfg',
+    'find_unused_parameters', 'sync_bn')
 
 
 def check_config_keys(cfg, name) -> None:
@@ -36,6 +39,8 @@ def load_config(config: str, cfg_options: dict | None = None, work_dir: str | No
     cfg = load_any_config(config)
     check_config_keys(cfg, config)
     if cfg_options:
+        # a typo'd top-level key in the overrides is rejected too
+        check_config_keys({k.split('.')[0]: None for k in cfg_options}, '--cfg-options')
         cfg.merge_from_dict(cfg_options)
     if work_dir is not None:
         cfg.work_dir = work_dir
@@ -57,32 +62,103 @@ def build_runner(cfg, launcher: str = 'none', seed: int | None = None):
     cfg.launcher = launcher
     if launcher != 'none' and torch.cuda.is_available():
         cfg.env_cfg = dict(cfg.get('env_cfg', {}), dist_cfg=dict(backend='nccl'))
+    elif launcher != 'none':
+        init_cpu_distributed(cfg, launcher)
     if seed is not None:
         cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
+    if cfg.get('visualizer'):
+        # MMEngine keeps one visualizer per name per process: a second Runner
+        # (demo, notebooks, bench) would log into the first run's folder
+        cfg.visualizer['name'] = f'visualizer_{uuid.uuid4().hex[:8]}'
     return Runner.from_cfg(cfg)
+
+
+def init_cpu_distributed(cfg, launcher: str) -> None:
+    """Multi-process training without GPUs (gloo).
+
+    MMEngine 0.10's launchers call ``torch.cuda.set_device`` and wrap the
+    model in DDP with ``device_ids=[LOCAL_RANK]``, both of which fail on a
+    CPU-only machine. So kdkit joins the process group itself (MMEngine then
+    skips its own ``init_dist``) and asks for a CPU DDP (``device_ids=None``).
+    """
+    import os
+
+    import torch.distributed as dist
+    if launcher not in ('pytorch', 'slurm'):
+        raise ValueError(f'--launcher {launcher}: without CUDA kdkit supports '
+                         "'pytorch' (torchrun) and 'slurm' (srun) multi-process training")
+    if launcher == 'slurm':  # srun sets SLURM_*; MMEngine would need GPUs to map them
+        for var in ('SLURM_PROCID', 'SLURM_NTASKS'):
+            if var not in os.environ:
+                raise ValueError(f'--launcher slurm: environment variable {var} is not set; '
+                                 'start kdkit with srun')
+        os.environ.setdefault('RANK', os.environ['SLURM_PROCID'])
+        os.environ.setdefault('WORLD_SIZE', os.environ['SLURM_NTASKS'])
+        os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
+        if 'MASTER_ADDR' not in os.environ:
+            import subprocess
+            nodes = os.environ.get('SLURM_NODELIST', '')
+            first = subprocess.run(['scontrol', 'show', 'hostnames', nodes],
+                                   capture_output=True, text=True).stdout.split()
+            os.environ['MASTER_ADDR'] = first[0] if first else '127.0.0.1'
+        os.environ.setdefault('MASTER_PORT', '29500')
+    for var in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT'):
+        if var not in os.environ:
+            raise ValueError(f'--launcher {launcher}: environment variable {var} is not '
+                             'set; start kdkit with torchrun (or srun for slurm)')
+    backend = (cfg.get('env_cfg') or {}).get('dist_cfg', {}).get('backend', 'gloo')
+    if backend == 'nccl':
+        backend = 'gloo'  # nccl needs GPUs
+    if not dist.is_initialized():
+        dist.init_process_group(backend=backend)
+    wrapper = dict(type='MMDistributedDataParallel', broadcast_buffers=False,
+                   find_unused_parameters=cfg.get('find_unused_parameters', False))
+    cfg.model_wrapper_cfg = dict(wrapper, **(cfg.get('model_wrapper_cfg') or {}),
+                                 device_ids=None)
 
 
 def train(config: str, work_dir: str | None = None, resume: bool = False,
           seed: int | None = None, launcher: str = 'none',
           cfg_options: dict | None = None, max_epochs: int | None = None):
     """Train ``config``; returns the trained model (the runner's)."""
+    from kdkit.utils.validate import check_run_config
     cfg = load_config(config, cfg_options, work_dir)
     if max_epochs is not None:
         cfg.train_cfg.max_epochs = max_epochs
     cfg.resume = bool(resume)
     if resume:
-        cfg.load_from = None  # MMEngine finds the last checkpoint in work_dir
+        cfg.load_from = resume_from(cfg.work_dir)
+    check_run_config(cfg, ('train', 'val'))  # before the Runner writes anything
     runner = build_runner(cfg, launcher, seed)
     runner.train()
     return runner
+
+
+def resume_from(work_dir) -> str | None:
+    """The checkpoint to resume: ``last_checkpoint``'s if intact, else the
+    newest intact one (a kill while saving leaves a truncated file, or a
+    ``last_checkpoint`` naming a removed one); None: train from the start."""
+    from mmengine.logging import print_log
+    from kdkit.utils.validate import resume_checkpoint
+    ckpt, bad = resume_checkpoint(work_dir)
+    for b in bad:
+        print_log(f'kdkit: --resume skips {b}: truncated or unreadable', logger='current',
+                  level=30)
+    if ckpt is None:
+        print_log(f'kdkit: --resume found no checkpoint in {work_dir}; training from the '
+                  'start', logger='current', level=30)
+        return None
+    return str(ckpt)
 
 
 def test(config: str, checkpoint: str, work_dir: str | None = None,
          launcher: str = 'none', cfg_options: dict | None = None) -> dict:
     """Evaluate ``checkpoint`` with the config's test loop; returns the metrics."""
     from kdkit.distill.teacher import resolve_path
+    from kdkit.utils.validate import check_run_config
     cfg = load_config(config, cfg_options, work_dir)
     cfg.load_from = str(resolve_path(checkpoint, 'checkpoint'))
+    check_run_config(cfg, ('test',))
     runner = build_runner(cfg, launcher)
     return runner.test()
 
@@ -125,15 +201,42 @@ def parse_cfg_options(pairs):
     return ns.cfg_options or None
 
 
+class _UserErrors(contextlib.AbstractContextManager):
+    """Bad input (kdkit's one-line messages) and NaN losses end a command with
+    that line on stderr and exit code 2 (``self.code``); ``KDKIT_DEBUG=1``
+    shows the traceback instead."""
+
+    def __init__(self, command: str):
+        self.command, self.code = command, 0
+
+    def __exit__(self, kind, e, tb):
+        import os
+        import sys
+        if e is None or os.environ.get('KDKIT_DEBUG'):
+            return False
+        from kdkit.distill.distiller import NonFiniteLossError
+        if not isinstance(e, (ValueError, FileNotFoundError, FileExistsError,
+                              NonFiniteLossError)):
+            return False
+        line = ' '.join(str(e).split()) or type(e).__name__
+        print(f'kdkit {self.command}: error: {line}', file=sys.stderr)
+        self.code = 2
+        return True
+
+
 def _train_cmd(args) -> int:
-    train(args.config, args.work_dir, args.resume, args.seed, args.launcher,
-          args.cfg_options, args.max_epochs)
-    return 0
+    with _UserErrors('train') as caught:
+        train(args.config, args.work_dir, args.resume, args.seed, args.launcher,
+              args.cfg_options, args.max_epochs)
+    return caught.code
 
 
 def _test_cmd(args) -> int:
-    metrics = test(args.config, args.checkpoint, args.work_dir, args.launcher,
-                   args.cfg_options)
+    with _UserErrors('test') as caught:
+        metrics = test(args.config, args.checkpoint, args.work_dir, args.launcher,
+                       args.cfg_options)
+    if caught.code:
+        return caught.code
     for k, v in metrics.items():
         print(f'{k}: {v}')
     return 0

@@ -59,6 +59,7 @@ class DistillLossHook(Hook):
     def before_train(self, runner) -> None:
         from kdkit.distill.teacher import FrozenTeacher
         model = unwrap(runner.model)
+        check_data_keypoints(runner, model)
         device = next(model.parameters()).device
         if self.distiller.teacher is None:
             self.distiller.teacher = FrozenTeacher.from_config(
@@ -73,6 +74,16 @@ class DistillLossHook(Hook):
 
     def after_train(self, runner) -> None:
         uninstall_distiller(unwrap(runner.model))
+
+
+def check_data_keypoints(runner, model) -> None:
+    """The training data has as many key points as the student predicts (the
+    teacher is checked against the student when it is built)."""
+    from kdkit.utils.validate import check_keypoint_match
+    dataset = getattr(runner.train_dataloader, 'dataset', None)
+    meta = getattr(dataset, 'metainfo', None) or {}
+    check_keypoint_match(meta.get('num_keypoints'), getattr(model.head, 'out_channels', None),
+                         'train_dataloader.dataset', str(meta.get('dataset_name', '')))
 
 
 def install_distiller(model, distiller: Distiller) -> None:
