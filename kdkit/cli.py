@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     'kdkit.ablation.cli',
     'kdkit.export.cli',
     'kdkit.evaluation.cli',
+    'kdkit.bench',
 )
 
 

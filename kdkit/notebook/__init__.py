@@ -2,5 +2,13 @@
 functions behind each widget, so the tests call them directly)."""
 from .curves import load_scalars, plot_training_curves
 from .predictions import predict_frames, show_predictions
+from .ablation_plots import plot_rule_comparison, plot_weight_heatmap, summarise_rules
+from .sliders import make_panel, slider_view
+from .eval_plots import (bench_table, check_export, clip_frames, load_bench, per_joint_pck,
+                         plot_pareto, plot_per_joint, predict_split, show_side_by_side)
 
-__all__ = ['load_scalars', 'plot_training_curves', 'predict_frames', 'show_predictions']
+__all__ = ['load_scalars', 'plot_training_curves', 'predict_frames', 'show_predictions',
+           'plot_rule_comparison', 'plot_weight_heatmap', 'summarise_rules',
+           'make_panel', 'slider_view', 'bench_table', 'check_export', 'clip_frames',
+           'load_bench', 'per_joint_pck', 'plot_pareto', 'plot_per_joint', 'predict_split',
+           'show_side_by_side']
