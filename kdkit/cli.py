@@ -31,13 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
         'video, on MMPose 1.x.')
     sub = parser.add_subparsers(dest='command', metavar='COMMAND')
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as e:
-            if name.startswith(str(e.name)):  # that command group is not built yet
-                continue
-            raise
-        module.add_parser(sub)
+        importlib.import_module(name).add_parser(sub)
     return parser
 
 
