@@ -52,11 +52,12 @@ SHIPPED_TEACHER = Path('checkpoints/td-hm_res18_20e_kdkit-video-quick-128x96.pth
 
 
 def train_or_reuse(config: str, work_dir: Path, seed: int, retrain: bool,
-                   cfg_options: dict | None = None) -> Path:
+                   cfg_options: dict | None = None, max_epochs: int | None = None) -> Path:
     from kdkit.distill.cli import train
     ckpt = None if retrain else last_checkpoint(work_dir)
     if ckpt is None:
-        train(config, str(work_dir), seed=seed, cfg_options=cfg_options)
+        train(config, str(work_dir), seed=seed, cfg_options=cfg_options,
+              max_epochs=max_epochs)
         ckpt = last_checkpoint(work_dir)
     return ckpt
 
@@ -84,7 +85,8 @@ def format_table(rows: dict) -> str:
 
 
 def run_demo(profile: str = 'quick', seed: int = 0, retrain: bool = False,
-             data_root: str | None = None) -> dict:
+             data_root: str | None = None, work_root: str = 'work_dirs',
+             max_epochs: int | None = None) -> dict:
     from kdkit.distill.cli import data_root_options
     from kdkit.utils import repo_root
     from kdkit.utils.io import atomic_write_text
@@ -94,7 +96,7 @@ def run_demo(profile: str = 'quick', seed: int = 0, retrain: bool = False,
     t0 = time.time()
     root = ensure_data(profile, data_root or cfgs['data'])
     data_opts = data_root_options(root)
-    work = Path('work_dirs')
+    work = Path(work_root)
     ckpts = {}
     shipped = repo_root() / SHIPPED_TEACHER
     for role in ('teacher', 'student', 'distilled'):
@@ -107,7 +109,7 @@ def run_demo(profile: str = 'quick', seed: int = 0, retrain: bool = False,
             ckpts[role] = shipped  # trained on exactly this data (seed 0)
             continue
         ckpts[role] = train_or_reuse(cfgs[role], work_dir, seed,
-                                     retrain or role != 'teacher', opts)
+                                     retrain or role != 'teacher', opts, max_epochs)
     rows = {role: evaluate(cfgs[role], ckpts[role], work / Path(cfgs[role]).stem, data_opts)
             for role in ('teacher', 'student', 'distilled')}
     rows['distilled']['kd_gain'] = rows['distilled']['AP'] - rows['student']['AP']
@@ -123,7 +125,8 @@ def run_demo(profile: str = 'quick', seed: int = 0, retrain: bool = False,
 
 
 def _demo_cmd(args) -> int:
-    run_demo(args.profile, args.seed, args.retrain, args.data_root)
+    run_demo(args.profile, args.seed, args.retrain, args.data_root, args.work_root,
+             args.max_epochs)
     return 0
 
 
@@ -133,4 +136,6 @@ def add_parser(subparsers) -> None:
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--data-root', help='default: data/kdkit_<profile>')
     p.add_argument('--retrain', action='store_true', help='retrain the teacher too')
+    p.add_argument('--work-root', default='work_dirs', help='where the runs go')
+    p.add_argument('--max-epochs', type=int, help="override the configs' epochs")
     p.set_defaults(func=_demo_cmd)

@@ -26,3 +26,19 @@ def test_pack_teacher_halves_and_keeps_log(tmp_path, teacher_ckpt):
     assert packed['meta']['source'] == 'best_coco_AP_epoch_1.pth'
     assert (tmp_path / 'ckpts' / 'td-hm_res18_x.log').read_text() == 'epoch 1 ...'
     assert out.stat().st_size < teacher_ckpt.stat().st_size * 0.6
+
+
+def test_demo_end_to_end_on_tiny_data(tiny_data, tmp_path):
+    """The README's main job, shrunk: teacher, plain and distilled student, table."""
+    import json
+
+    from kdkit.demo import run_demo
+    record = run_demo('quick', seed=0, data_root=str(tiny_data),
+                      work_root=str(tmp_path / 'work'), max_epochs=1)
+    rows = record['results']
+    assert set(rows) == {'teacher', 'student', 'distilled'}
+    assert rows['distilled']['kd_gain'] == rows['distilled']['AP'] - rows['student']['AP']
+    assert rows['teacher']['params_M'] > rows['student']['params_M'] > 0
+    saved = json.loads((tmp_path / 'work' / 'demo_quick' / 'results.json').read_text())
+    assert saved['results'] == rows
+    assert (tmp_path / 'work' / 'demo_quick' / 'results.md').read_text().startswith('| model |')
