@@ -187,7 +187,8 @@ def main(argv=None) -> dict:
     info = machine(torch.get_num_threads())
     t0 = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        ckpt = Path(args.teacher_checkpoint) if args.teacher_checkpoint else random_teacher(Path(tmp))
+        ckpt = (Path(args.teacher_checkpoint) if args.teacher_checkpoint
+                else random_teacher(Path(tmp)))
         res = run(args, ckpt)
     result = dict(
         command=' '.join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),

@@ -73,22 +73,23 @@ def run_grid(base_config: str, grid, seeds: Iterable[int] = (0,), epochs: Option
     out = Path(out_dir)
     plan = plan_runs(base_config, grid, seeds, epochs, data_root, teacher_checkpoint,
                      cfg_options, teacher_cache)
-    rows = []
-    for n, job in enumerate(plan, 1):
+    rows = {}
+    # seed-major order: a grid stopped early has every setting at the first seeds
+    order = sorted(range(len(plan)), key=lambda i: (plan[i]['seed_index'], i))
+    for n, i in enumerate(order, 1):
+        job = plan[i]
         path = out / 'results' / f"{job['key']}.json"
         record = read_result(path)
-        if record is None:
+        cached = record is not None
+        if not cached:
             if progress:
                 print(f"[{n}/{len(plan)}] {job['resolved']['label']} seed={job['seed']}",
                       flush=True)
             record = run_job(job, out, on_error, quiet)
             if record['status'] == 'ok':
                 atomic_write_text(path, json.dumps(record, indent=1))
-            cached = False
-        else:
-            cached = True
-        rows.append(table_row(record, cached, path))
-    table = tidy(rows)
+        rows[i] = table_row(record, cached, path)
+    table = tidy([rows[i] for i in range(len(plan))])  # setting-major, as the grid reads
     atomic_write_text(out / 'results.csv', table.to_csv(index=False))
     return table
 
@@ -121,9 +122,10 @@ def plan_runs(base_config, grid, seeds, epochs, data_root, teacher_checkpoint,
     for i, setting in enumerate(expand_grid(grid)):
         resolved = resolve_setting(setting, base, i)
         identity = {k: v for k, v in resolved.items() if k != 'label'}  # display only
-        for seed in seeds:
+        for j, seed in enumerate(seeds):
             key = setting_key(dict(common, resolved=identity, seed=seed))
-            jobs.append(dict(common, resolved=resolved, seed=seed, setting=setting, key=key))
+            jobs.append(dict(common, resolved=resolved, seed=seed, seed_index=j,
+                             setting=setting, key=key))
     return jobs
 
 

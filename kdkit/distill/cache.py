@@ -279,7 +279,8 @@ class TeacherOutputCache:
         if self.rotation and 'bbox_rotation' not in meta:
             raise TeacherCacheError(
                 "teacher cache: the pipeline may rotate (RandomBBoxTransform) but samples carry "
-                "no 'bbox_rotation'; add it to PackPoseInputs(meta_keys=...) or use TeacherCacheHook")
+                "no 'bbox_rotation'; add it to PackPoseInputs(meta_keys=...) or use "
+                'TeacherCacheHook')
         rot = float(np.asarray(meta.get('bbox_rotation', 0.0)).reshape(-1)[0])
         size = tuple(meta.get('input_size', self.input_size))
         aug = crop_matrix(meta['input_center'], meta['input_scale'], rot, size)

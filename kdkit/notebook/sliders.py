@@ -205,6 +205,12 @@ def make_panel(results, rule: Optional[str] = None, run_on_demand: bool = False,
     return w.VBox([w.HBox(boxes[:2]), w.HBox(boxes[2:4]), boxes[4], out])
 
 
+def metric_text(metrics: dict, name: str) -> str:
+    """'AP=0.412±0.013' (no ± for a single seed)."""
+    std = metrics.get(f'{name}_std', math.nan)
+    return f'{name}={metrics[name]:.3f}' + ('' if math.isnan(std) else f'±{std:.3f}')
+
+
 def draw_view(view: dict, ax=None):
     """Loss terms per iteration and a metrics caption, for one slider view."""
     import matplotlib.pyplot as plt
@@ -216,8 +222,6 @@ def draw_view(view: dict, ax=None):
     ax.set(xlabel='iteration', ylabel='loss', yscale='symlog', title=view['message'])
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)
-    caption = '  '.join(f'{k}={m[k]:.3f}' + (f'±{m[k + "_std"]:.3f}'
-                                              if not math.isnan(m.get(k + '_std', math.nan)) else '')
-                        for k in ('AP', 'PCK@0.2', 'jitter') if k in m)
+    caption = '  '.join(metric_text(m, k) for k in ('AP', 'PCK@0.2', 'jitter') if k in m)
     ax.text(0.0, -0.32, f'{caption}  (seeds: {m["n_seeds"]})', transform=ax.transAxes, fontsize=9)
     return ax

@@ -8,11 +8,14 @@ from kdkit.ablation.runner import load_results
 from kdkit.notebook import sliders
 from kdkit.notebook.sliders import slider_view
 
+HM_CFG = 'configs/distill/kd-hm_mobilenetv2-from-res18_quick_kdkit-video-128x96.py'
+
 
 def fake_run(out, rule, gt, kd, seed, ap, temperature=math.nan, schedule='constant',
              loss0=1.0):
     """One cached result file, as run_grid writes it."""
-    label = f'{rule} gt={gt:g} kd={kd:g}' + ('' if math.isnan(temperature) else f' T={temperature:g}')
+    label = f'{rule} gt={gt:g} kd={kd:g}'
+    label += '' if math.isnan(temperature) else f' T={temperature:g}'
     if schedule != 'constant':
         label += f' {schedule}'
     key = f'{abs(hash((label, seed))):016x}'[:16]
@@ -68,7 +71,8 @@ def test_temperature_picks_kl_runs_when_there_are_some(tmp_path):
 
 
 @pytest.mark.parametrize('args,match', [
-    ((2.5, 1, 1, 'constant'), r'^gt_weight=2.5 out of range: the gt_weight slider allows \[0, 2\]$'),
+    ((2.5, 1, 1, 'constant'),
+     r'^gt_weight=2.5 out of range: the gt_weight slider allows \[0, 2\]$'),
     ((1, -0.1, 1, 'constant'), r'^kd_weight=-0.1 out of range: .* allows \[0, 5\]$'),
     ((1, 1, 0.01, 'constant'), r'^temperature=0.01 out of range: .* allows \[0.05, 5\]$'),
     ((1, 1, 'hot', 'constant'), r"^temperature='hot' out of range"),
@@ -97,7 +101,7 @@ def test_run_on_demand_trains_the_missing_setting(cache_dir, monkeypatch):
     import kdkit.ablation.runner as runner
     monkeypatch.setattr(runner, 'run_grid', fake_run_grid)
     view = slider_view(1.5, 2.0, 1.0, 'constant', cache_dir, run_on_demand=True,
-                       base_config='configs/distill/kd-hm_mobilenetv2-from-res18_quick_kdkit-video-128x96.py',
+                       base_config=HM_CFG,
                        seeds=[0], epochs=1)
     assert view['message'].startswith('exact match: weighted_sum gt=1.5 kd=2')
     (_, grid, seeds), = calls
@@ -116,3 +120,13 @@ def test_panel_builds_widgets(cache_dir):
     assert {'FloatSlider', 'FloatLogSlider', 'Dropdown'} <= found
     rule = panel.children[2]
     assert list(rule.options) == ['any', 'uncertainty', 'weighted_sum']
+
+
+def test_view_is_drawn_with_metrics_caption(cache_dir):
+    import matplotlib
+    matplotlib.use('Agg')
+    from kdkit.notebook.sliders import draw_view
+    ax = draw_view(slider_view(1.0, 1.0, 1.0, 'constant', cache_dir))
+    assert {line.get_label() for line in ax.lines} == {'loss', 'loss_gt'}
+    caption = ax.texts[-1].get_text()
+    assert 'AP=0.450±0.071' in caption and '(seeds: 2)' in caption

@@ -40,7 +40,8 @@ class TeacherCacheHook(Hook):
     def __init__(self, cache_dir: Optional[str] = None, batch_size: Optional[int] = None,
                  persist: bool = True, release_teacher: bool = True):
         if batch_size is not None and (not isinstance(batch_size, int) or batch_size < 1):
-            raise ValueError(f'TeacherCacheHook.batch_size: expected an int >= 1, got {batch_size!r}')
+            raise ValueError('TeacherCacheHook.batch_size: expected an int >= 1, '
+                             f'got {batch_size!r}')
         self.cache_dir, self.batch_size = cache_dir, batch_size
         self.persist, self.release_teacher = persist, release_teacher
         self.cache = None
@@ -151,5 +152,6 @@ def pipeline_transforms(dataset) -> list:
     while pipeline is not None and not isinstance(getattr(pipeline, 'transforms', None), list):
         pipeline = getattr(pipeline, 'compose', None)
     if pipeline is None:
-        raise ValueError(f'TeacherCacheHook: cannot find the train pipeline of {type(dataset).__name__}')
+        raise ValueError('TeacherCacheHook: cannot find the train pipeline of '
+                         f'{type(dataset).__name__}')
     return pipeline.transforms
