@@ -47,7 +47,6 @@ MODELS = (
 )
 PAIRS = ('heatmap', 'simcc')
 EPS = 1e-9  # a value exactly at its goal passes despite float rounding (0.63 - 0.60)
-KD_HOOK = 1  # index of DistillLossHook in the kd configs' custom_hooks
 
 
 def pair_configs(profile: str) -> dict:
@@ -96,24 +95,27 @@ def train_student(config: str, work_dir: Path, seed: int, cfg_options: dict,
 
 
 def find_teacher(pair: str, profile: str, config: str, work_root: Path,
-                 default_data: bool) -> tuple[Path | None, str]:
-    """A trained teacher: the shipped quick one (on the default data only), else
-    the last/best checkpoint in ``<work_root>/<config name>``."""
-    from kdkit.demo import SHIPPED_TEACHER, last_checkpoint
-    from kdkit.utils import repo_root
-    shipped = repo_root() / SHIPPED_TEACHER
-    if pair == 'heatmap' and profile == 'quick' and default_data and shipped.is_file():
-        return shipped, 'shipped'
+                 default_data: bool, given: str | None = None) -> tuple[Path | None, str]:
+    """A trained teacher: ``given`` (the heatmap pair's, from ``--teacher``), else
+    the last/best checkpoint in ``<work_root>/<config name>``, else (heatmap pair,
+    quick default data) the shipped one."""
+    from kdkit.demo import last_checkpoint, trained_teacher
+    from kdkit.distill.teacher import resolve_checkpoint
+    if pair == 'heatmap':
+        if given:
+            return resolve_checkpoint(given), 'given'
+        return trained_teacher(profile, default_data, work_root)
     ckpt = last_checkpoint(work_root / Path(config).stem)
     return (ckpt, 'reused') if ckpt else (None, '')
 
 
 def ensure_teacher(pair: str, profile: str, config: str, work_root: Path, default_data: bool,
-                   seed: int, cfg_options: dict, epochs: int | None) -> tuple[Path, str]:
-    """``(checkpoint, 'shipped' | 'reused' | 'trained')`` of the pair's teacher."""
+                   seed: int, cfg_options: dict, epochs: int | None,
+                   given: str | None = None) -> tuple[Path, str]:
+    """``(checkpoint, 'given' | 'shipped' | 'reused' | 'trained')`` of the pair's teacher."""
     from kdkit.demo import last_checkpoint
     from kdkit.distill.cli import train
-    ckpt, source = find_teacher(pair, profile, config, work_root, default_data)
+    ckpt, source = find_teacher(pair, profile, config, work_root, default_data, given)
     if ckpt is not None:
         return ckpt, source
     work_dir = work_root / Path(config).stem
@@ -144,7 +146,8 @@ def student_options(config: str, role: str, pair: str, teacher_ckpt: Path, base:
     from kdkit.distill.teacher import resolve_checkpoint
     opts = dict(base)
     if role == 'kd':
-        opts[f'custom_hooks.{KD_HOOK}.teacher.checkpoint'] = str(teacher_ckpt)
+        from kdkit.distill.hook import hook_option
+        opts[hook_option(config, 'teacher.checkpoint')] = str(teacher_ckpt)
         if uses_cache(role, pair):
             opts = with_hooks(config, opts, [dict(type='TeacherCacheHook')])
     elif role == 'dwpose':  # a file: mmengine's load_checkpoint takes no work_dir
@@ -352,13 +355,13 @@ def write_results(record: dict, out: Path) -> dict:
 # ---------------------------------------------------------------------- run
 def format_command(profile='quick', seed=0, epochs=None, out='bench/results', data_root=None,
                    work_dir='work_dirs', teacher_epochs=None, pairs=PAIRS, reuse=False,
-                   latency_warmup=10, latency_iters=50, cfg_options=None) -> str:
+                   latency_warmup=10, latency_iters=50, cfg_options=None, teacher=None) -> str:
     """The ``kdkit bench`` command line that reproduces a run."""
     parts = ['kdkit', 'bench', '--profile', profile, '--seed', str(seed), '--out', str(out),
              '--work-dir', str(work_dir), '--pairs', *pairs,
              '--latency-warmup', str(latency_warmup), '--latency-iters', str(latency_iters)]
     for flag, value in (('--epochs', epochs), ('--teacher-epochs', teacher_epochs),
-                        ('--data-root', data_root)):
+                        ('--data-root', data_root), ('--teacher', teacher)):
         if value is not None:
             parts += [flag, str(value)]
     if reuse:
@@ -397,7 +400,7 @@ def bench_pair(pair: str, cfgs: dict, run: dict) -> dict:
     (exported with the trained teacher's and kdkit KD student's weights)."""
     teacher = ensure_teacher(pair, run['profile'], cfgs['teacher'], run['work_root'],
                              run['default_data'], run['seed'], run['base'],
-                             run['teacher_epochs'])
+                             run['teacher_epochs'], run['teacher'])
     rows = {key: bench_model(pair, role, label, cfgs, teacher, run)
             for key, p, role, label in MODELS if p == pair}
     latency = {}
@@ -415,7 +418,8 @@ def run_bench(profile: str = 'quick', seed: int = 0, epochs: int | None = None,
               out: str | None = 'bench/results', data_root: str | None = None,
               work_dir: str = 'work_dirs', teacher_epochs: int | None = None,
               pairs=PAIRS, reuse: bool = False, latency_warmup: int = 10,
-              latency_iters: int = 50, cfg_options: dict | None = None) -> dict:
+              latency_iters: int = 50, cfg_options: dict | None = None,
+              teacher: str | None = None) -> dict:
     """Run the benchmark (see the module doc); returns the record it writes.
 
     ``out=None`` writes nothing (the notebook); ``reuse`` keeps student runs
@@ -426,7 +430,7 @@ def run_bench(profile: str = 'quick', seed: int = 0, epochs: int | None = None,
     params = dict(profile=profile, seed=seed, epochs=epochs, out=out, data_root=data_root,
                   work_dir=work_dir, teacher_epochs=teacher_epochs, pairs=tuple(pairs),
                   reuse=reuse, latency_warmup=latency_warmup, latency_iters=latency_iters,
-                  cfg_options=cfg_options)
+                  cfg_options=cfg_options, teacher=teacher)
     unknown = set(pairs) - set(PAIRS)
     if unknown:
         raise ValueError(f'--pairs: {sorted(unknown)} unknown; expected some of {list(PAIRS)}')
@@ -458,7 +462,8 @@ def _bench_cmd(args) -> int:
     try:
         record = run_bench(args.profile, args.seed, args.epochs, args.out, args.data_root,
                            args.work_dir, args.teacher_epochs, args.pairs, args.reuse,
-                           args.latency_warmup, args.latency_iters, args.cfg_options)
+                           args.latency_warmup, args.latency_iters, args.cfg_options,
+                           args.teacher)
     except (FileNotFoundError, ValueError) as e:
         print(f"kdkit bench: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
@@ -481,6 +486,9 @@ def add_parser(subparsers) -> None:
     p.add_argument('--epochs', type=int, help="students' epochs (default: the configs')")
     p.add_argument('--teacher-epochs', type=int,
                    help="epochs of a teacher trained here (default: its config's)")
+    p.add_argument('--teacher', help="the heatmap pair's teacher checkpoint (file or work "
+                   "dir; default: the shipped one on the quick default data, else "
+                   "WORK_DIR/<teacher config>/, trained there if absent)")
     p.add_argument('--out', default='bench/results')
     p.add_argument('--data-root', help='default: data/kdkit_<profile> (generated if absent)')
     p.add_argument('--work-dir', default='work_dirs',

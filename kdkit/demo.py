@@ -40,15 +40,33 @@ def ensure_data(profile: str, root: str) -> Path:
 
 
 def last_checkpoint(work_dir: Path) -> Path | None:
-    best = sorted(work_dir.glob('best_*.pth'))
-    if best:
-        return best[-1]
-    last = work_dir / 'last_checkpoint'
-    return Path(last.read_text().strip()) if last.is_file() else None
+    """A run's best (else last) checkpoint; None before its first one."""
+    from kdkit.distill.teacher import resolve_checkpoint
+    try:
+        return resolve_checkpoint(work_dir)
+    except FileNotFoundError:
+        return None
 
 
-# teacher shipped with the kit for the quick demo (see its config's header)
-SHIPPED_TEACHER = Path('checkpoints/td-hm_res18_20e_kdkit-video-quick-128x96.pth')
+# teacher shipped with the kit for the quick demo: trained on the full default
+# data, whose train split shares no clip or subject with the quick val/test splits
+# (see configs/teacher/td-hm_res18_16e_kdkit-video-128x96.py)
+SHIPPED_TEACHER = Path('checkpoints/td-hm_res18_16e_kdkit-video-128x96.pth')
+
+
+def trained_teacher(profile: str, default_data: bool,
+                    work_root: str | Path = 'work_dirs') -> tuple[Path | None, str]:
+    """The profile's heatmap teacher, if one is trained: ``(checkpoint, 'reused')``
+    from its work_dir, else ``(SHIPPED_TEACHER, 'shipped')`` on the quick default
+    data, else ``(None, '')``: train it."""
+    from kdkit.utils import repo_root
+    ckpt = last_checkpoint(Path(work_root) / Path(PROFILE_CONFIGS[profile]['teacher']).stem)
+    if ckpt is not None:
+        return ckpt, 'reused'
+    shipped = repo_root() / SHIPPED_TEACHER
+    if profile == 'quick' and default_data and shipped.is_file():
+        return shipped, 'shipped'
+    return None, ''
 
 
 def train_or_reuse(config: str, work_dir: Path, seed: int, retrain: bool,
@@ -88,7 +106,7 @@ def run_demo(profile: str = 'quick', seed: int = 0, retrain: bool = False,
              data_root: str | None = None, work_root: str = 'work_dirs',
              max_epochs: int | None = None) -> dict:
     from kdkit.distill.cli import data_root_options
-    from kdkit.utils import repo_root
+    from kdkit.distill.hook import hook_option
     from kdkit.utils.io import atomic_write_text
     if profile not in PROFILE_CONFIGS:
         raise ValueError(f'--profile: expected one of {sorted(PROFILE_CONFIGS)}, got {profile!r}')
@@ -98,18 +116,15 @@ def run_demo(profile: str = 'quick', seed: int = 0, retrain: bool = False,
     data_opts = data_root_options(root)
     work = Path(work_root)
     ckpts = {}
-    shipped = repo_root() / SHIPPED_TEACHER
+    if not retrain:
+        ckpts['teacher'] = trained_teacher(profile, root == Path(cfgs['data']), work)[0]
     for role in ('teacher', 'student', 'distilled'):
         opts = dict(data_opts)
         if role == 'distilled':
-            opts['custom_hooks.1.teacher.checkpoint'] = str(ckpts['teacher'])
-        work_dir = work / Path(cfgs[role]).stem
-        if (role == 'teacher' and profile == 'quick' and not retrain and shipped.is_file()
-                and last_checkpoint(work_dir) is None and root == Path(cfgs['data'])):
-            ckpts[role] = shipped  # trained on exactly this data (seed 0)
-            continue
-        ckpts[role] = train_or_reuse(cfgs[role], work_dir, seed,
-                                     retrain or role != 'teacher', opts, max_epochs)
+            opts[hook_option(cfgs[role], 'teacher.checkpoint')] = str(ckpts['teacher'])
+        if ckpts.get(role) is None:
+            ckpts[role] = train_or_reuse(cfgs[role], work / Path(cfgs[role]).stem, seed,
+                                         True, opts, max_epochs)
     rows = {role: evaluate(cfgs[role], ckpts[role], work / Path(cfgs[role]).stem, data_opts)
             for role in ('teacher', 'student', 'distilled')}
     rows['distilled']['kd_gain'] = rows['distilled']['AP'] - rows['student']['AP']

@@ -120,11 +120,12 @@ def test_results_are_written_atomically(tmp_path):
 
 def test_the_recorded_command_parses_back_to_the_same_run():
     cmd = bench.format_command(profile='full', seed=3, epochs=2, data_root='data/x',
-                               pairs=('simcc',), reuse=True,
+                               pairs=('simcc',), reuse=True, teacher='ckpt/t.pth',
                                cfg_options={'train_dataloader.num_workers': 0})
     args = build_parser().parse_args(shlex.split(cmd)[1:])
     assert (args.profile, args.seed, args.epochs, args.data_root) == ('full', 3, 2, 'data/x')
     assert args.pairs == ['simcc'] and args.reuse and args.teacher_epochs is None
+    assert args.teacher == 'ckpt/t.pth'
     assert args.cfg_options == {'train_dataloader.num_workers': 0}
 
 
@@ -151,9 +152,11 @@ def test_step_time_skips_warm_up():
 @pytest.mark.parametrize('profile', ['quick', 'full'])
 def test_kd_configs_have_the_distill_hook_where_the_bench_sets_the_teacher(profile):
     from kdkit.distill.cli import load_config
+    from kdkit.distill.hook import hook_option
     for pair, cfgs in bench.pair_configs(profile).items():
+        index = int(hook_option(cfgs['kd'], 'teacher').split('.')[1])
         hooks = load_config(cfgs['kd']).custom_hooks
-        assert hooks[bench.KD_HOOK]['type'] == 'DistillLossHook', cfgs['kd']
+        assert hooks[index]['type'] == 'DistillLossHook', cfgs['kd']
     dwpose = load_config(bench.pair_configs(profile)['simcc']['dwpose'])
     assert dwpose.model.type == 'DWPoseDistiller'
 
@@ -165,10 +168,10 @@ def test_student_options(tmp_path):
     ckpt.write_bytes(b'x')
     opts = bench.student_options(cfgs['heatmap']['kd'], 'kd', 'heatmap', ckpt, {'a.b': 1})
     hooks = load_config(cfgs['heatmap']['kd'], opts).custom_hooks
-    assert hooks[bench.KD_HOOK]['teacher']['checkpoint'] == str(ckpt)
+    assert hooks[1]['teacher']['checkpoint'] == str(ckpt)
     assert hooks[-1]['type'] == 'TeacherCacheHook' and opts['a.b'] == 1
     opts = bench.student_options(cfgs['simcc']['kd'], 'kd', 'simcc', ckpt, {})
-    assert opts == {f'custom_hooks.{bench.KD_HOOK}.teacher.checkpoint': str(ckpt)}
+    assert opts == {'custom_hooks.1.teacher.checkpoint': str(ckpt)}
     run = tmp_path / 'teacher_run'
     run.mkdir()
     (run / 'epoch_3.pth').write_bytes(b'x')
@@ -186,6 +189,17 @@ def test_find_teacher_reuses_a_trained_one_only(tmp_path):
     (run / 'best_coco_AP_epoch_2.pth').write_bytes(b'x')
     assert bench.find_teacher('simcc', 'quick', cfg, tmp_path, True) == (
         run / 'best_coco_AP_epoch_2.pth', 'reused')
+
+
+def test_find_teacher_takes_a_given_heatmap_teacher(tmp_path):
+    cfgs = bench.pair_configs('full')
+    given = tmp_path / 'teacher.pth'
+    given.write_bytes(b'x')
+    assert bench.find_teacher('heatmap', 'full', cfgs['heatmap']['teacher'], tmp_path,
+                              True, str(given)) == (given, 'given')
+    # --teacher names the heatmap pair's teacher, never the SimCC pair's
+    assert bench.find_teacher('simcc', 'full', cfgs['simcc']['teacher'], tmp_path,
+                              True, str(given)) == (None, '')
 
 
 # -------------------------------------------------------------- end to end

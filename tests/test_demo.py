@@ -1,4 +1,6 @@
 """The demo's table and the shipped-teacher packing."""
+from pathlib import Path
+
 import torch
 
 from kdkit.demo import format_table
@@ -42,3 +44,18 @@ def test_demo_end_to_end_on_tiny_data(tiny_data, tmp_path):
     saved = json.loads((tmp_path / 'work' / 'demo_quick' / 'results.json').read_text())
     assert saved['results'] == rows
     assert (tmp_path / 'work' / 'demo_quick' / 'results.md').read_text().startswith('| model |')
+
+
+def test_trained_teacher_prefers_the_users_own_then_the_shipped_one(tmp_path):
+    from kdkit.demo import PROFILE_CONFIGS, SHIPPED_TEACHER, trained_teacher
+    from kdkit.utils import repo_root
+    shipped = repo_root() / SHIPPED_TEACHER
+    assert shipped.is_file(), 'the shipped teacher is part of the kit'
+    assert trained_teacher('quick', True, tmp_path) == (shipped, 'shipped')
+    # other data, or the full profile: the shipped teacher is not assumed
+    assert trained_teacher('quick', False, tmp_path) == (None, '')
+    assert trained_teacher('full', True, tmp_path) == (None, '')
+    own = tmp_path / Path(PROFILE_CONFIGS['quick']['teacher']).stem
+    own.mkdir()
+    (own / 'best_coco_AP_epoch_4.pth').write_bytes(b'x')
+    assert trained_teacher('quick', True, tmp_path) == (own / 'best_coco_AP_epoch_4.pth', 'reused')

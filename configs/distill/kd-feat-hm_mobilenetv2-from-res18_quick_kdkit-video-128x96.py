@@ -4,8 +4,8 @@ _base_ = ['../student/td-hm_mobilenetv2_quick_kdkit-video-128x96.py']
 model = dict(
     type='KDPoseEstimator',
     teacher=dict(
-        config='configs/teacher/td-hm_res18_quick_kdkit-video-128x96.py',
-        checkpoint='work_dirs/td-hm_res18_quick_kdkit-video-128x96'),
+        config='configs/teacher/td-hm_res18_16e_kdkit-video-128x96.py',
+        checkpoint='checkpoints/td-hm_res18_16e_kdkit-video-128x96.pth'),  # shipped
     distill=dict(
         terms=dict(
             kd_heatmap=dict(type='HeatmapMSEDistillLoss'),

@@ -6,8 +6,8 @@ custom_hooks = [
     dict(
         type='DistillLossHook',
         teacher=dict(
-            config='configs/teacher/td-hm_res18_quick_kdkit-video-128x96.py',
-            checkpoint='work_dirs/td-hm_res18_quick_kdkit-video-128x96'),
+            config='configs/teacher/td-hm_res18_16e_kdkit-video-128x96.py',
+            checkpoint='checkpoints/td-hm_res18_16e_kdkit-video-128x96.pth'),  # shipped
         terms=dict(kd_heatmap=dict(type='HeatmapMSEDistillLoss')),
         weights=dict(gt=1.0, kd_heatmap=1.0),
         synthesis=dict(type='WeightedSum')),

@@ -13,8 +13,8 @@ custom_hooks = [
     dict(
         type='DistillLossHook',
         teacher=dict(
-            config='configs/teacher/td-hm_res18_quick_kdkit-video-128x96.py',
-            checkpoint='work_dirs/td-hm_res18_quick_kdkit-video-128x96'),
+            config='configs/teacher/td-hm_res18_16e_kdkit-video-128x96.py',
+            checkpoint='checkpoints/td-hm_res18_16e_kdkit-video-128x96.pth'),  # shipped
         terms=dict(
             kd_heatmap=dict(type='HeatmapMSEDistillLoss'),
             kd_temporal=dict(type='TemporalMotionDistillLoss', clip_len=clip_len,

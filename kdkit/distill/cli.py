@@ -117,6 +117,20 @@ def init_cpu_distributed(cfg, launcher: str) -> None:
                                  device_ids=None)
 
 
+def set_max_epochs(cfg, max_epochs: int) -> None:
+    """Shorten (or lengthen) training and, with it, the epoch-based LR schedules
+    that span the whole run, so a shortened run still anneals its learning rate
+    instead of stopping near the peak."""
+    old = cfg.train_cfg.max_epochs
+    cfg.train_cfg.max_epochs = max_epochs
+    schedulers = cfg.get('param_scheduler') or []
+    for sched in schedulers if isinstance(schedulers, list) else [schedulers]:
+        if sched.get('by_epoch', True) and sched.get('end') == old:
+            sched['end'] = max_epochs
+            if sched.get('T_max') == old:
+                sched['T_max'] = max_epochs
+
+
 def train(config: str, work_dir: str | None = None, resume: bool = False,
           seed: int | None = None, launcher: str = 'none',
           cfg_options: dict | None = None, max_epochs: int | None = None):
@@ -124,7 +138,7 @@ def train(config: str, work_dir: str | None = None, resume: bool = False,
     from kdkit.utils.validate import check_run_config
     cfg = load_config(config, cfg_options, work_dir)
     if max_epochs is not None:
-        cfg.train_cfg.max_epochs = max_epochs
+        set_max_epochs(cfg, max_epochs)
     cfg.resume = bool(resume)
     if resume:
         cfg.load_from = resume_from(cfg.work_dir)

@@ -111,3 +111,15 @@ def find_distiller(runner) -> Distiller:
         raise RuntimeError('no distillation in this run: add a DistillLossHook '
                            "to custom_hooks or use model type 'KDPoseEstimator'")
     return distiller
+
+
+def hook_option(config, key: str) -> str:
+    """The ``cfg_options`` key of ``key`` inside a config's DistillLossHook entry,
+    e.g. ``custom_hooks.1.teacher.checkpoint``: found by type, not by position."""
+    from kdkit.distill.cli import load_config
+    cfg = load_config(config) if isinstance(config, str) else config
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        if hook.get('type') in ('DistillLossHook', DistillLossHook):
+            return f'custom_hooks.{i}.{key}'
+    raise ValueError(f'{config if isinstance(config, str) else "config"}: custom_hooks has '
+                     'no DistillLossHook entry')

@@ -80,3 +80,14 @@ def test_bad_teacher_spec_is_rejected():
         DistillLossHook(teacher=dict(config='x', checkpoint='y', chekpoint='z'),
                         terms=dict(kd=dict(type='HeatmapMSEDistillLoss')),
                         weights=dict(gt=1.0, kd=1.0))
+
+
+def test_hook_option_finds_the_hook_by_type():
+    from mmengine.config import Config
+
+    from kdkit.distill.hook import hook_option
+    assert hook_option(HM_CFG, 'teacher.checkpoint') == 'custom_hooks.1.teacher.checkpoint'
+    moved = Config(dict(custom_hooks=[dict(type='DistillLossHook'), dict(type='EMAHook')]))
+    assert hook_option(moved, 'weights') == 'custom_hooks.0.weights'
+    with pytest.raises(ValueError, match='no DistillLossHook'):
+        hook_option(STUDENT_CFG, 'teacher')
