@@ -361,7 +361,7 @@ def format_command(profile='quick', seed=0, epochs=None, out='bench/results', da
              '--work-dir', str(work_dir), '--pairs', *pairs,
              '--latency-warmup', str(latency_warmup), '--latency-iters', str(latency_iters)]
     for flag, value in (('--epochs', epochs), ('--teacher-epochs', teacher_epochs),
-                        ('--data-root', data_root), ('--teacher', teacher)):
+                        ('--data-root', data_root), ('--teacher-checkpoint', teacher)):
         if value is not None:
             parts += [flag, str(value)]
     if reuse:
@@ -486,9 +486,10 @@ def add_parser(subparsers) -> None:
     p.add_argument('--epochs', type=int, help="students' epochs (default: the configs')")
     p.add_argument('--teacher-epochs', type=int,
                    help="epochs of a teacher trained here (default: its config's)")
-    p.add_argument('--teacher', help="the heatmap pair's teacher checkpoint (file or work "
-                   "dir; default: the shipped one on the quick default data, else "
-                   "WORK_DIR/<teacher config>/, trained there if absent)")
+    p.add_argument('--teacher-checkpoint', dest='teacher',
+                   help="the heatmap pair's teacher (a .pth or a work_dir; default: "
+                   "WORK_DIR/<teacher config>/, else the shipped one on the quick "
+                   "default data, else trained there)")
     p.add_argument('--out', default='bench/results')
     p.add_argument('--data-root', help='default: data/kdkit_<profile> (generated if absent)')
     p.add_argument('--work-dir', default='work_dirs',
