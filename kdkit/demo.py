@@ -4,7 +4,7 @@ Generates the data (if absent), trains (or reuses) the teacher, trains the
 plain mobile student and the distilled student with the same seed, evaluates
 all three on the held-out test split and prints
 
-    model | AP | PCK@0.2 | params (M) | GFLOPs | KD gain (AP)
+    model | AP | PCK@0.2 | params (M) | GFLOPs | KD gain (AP) | KD gain (PCK@0.2)
 
 The table is also written to ``work_dirs/demo_<profile>/results.{json,md}``.
 """
@@ -93,12 +93,12 @@ def evaluate(config: str, ckpt: Path, work_dir: Path, cfg_options: dict | None) 
 
 
 def format_table(rows: dict) -> str:
-    lines = ['| model | AP | PCK@0.2 | params (M) | GFLOPs | KD gain (AP) |',
-             '|---|---:|---:|---:|---:|---:|']
+    lines = ['| model | AP | PCK@0.2 | params (M) | GFLOPs | KD gain (AP) | KD gain (PCK@0.2) |',
+             '|---|---:|---:|---:|---:|---:|---:|']
     for name, r in rows.items():
-        gain = f'{r["kd_gain"]:+.3f}' if 'kd_gain' in r else ''
+        gains = [f'{r[k]:+.3f}' if k in r else '' for k in ('kd_gain', 'kd_gain_pck')]
         lines.append(f'| {name} | {r["AP"]:.3f} | {r["PCK"]:.3f} | {r["params_M"]:.2f} '
-                     f'| {r["GFLOPs"]:.3f} | {gain} |')
+                     f'| {r["GFLOPs"]:.3f} | {gains[0]} | {gains[1]} |')
     return '\n'.join(lines)
 
 
@@ -127,7 +127,9 @@ def run_demo(profile: str = 'quick', seed: int = 0, retrain: bool = False,
                                          True, opts, max_epochs)
     rows = {role: evaluate(cfgs[role], ckpts[role], work / Path(cfgs[role]).stem, data_opts)
             for role in ('teacher', 'student', 'distilled')}
+    # AP is strict on these small synthetic people; the PCK gain shows progress before AP does
     rows['distilled']['kd_gain'] = rows['distilled']['AP'] - rows['student']['AP']
+    rows['distilled']['kd_gain_pck'] = rows['distilled']['PCK'] - rows['student']['PCK']
     table = format_table(rows)
     out = work / f'demo_{profile}'
     record = dict(profile=profile, seed=seed, seconds=round(time.time() - t0, 1),

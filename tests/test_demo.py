@@ -10,11 +10,12 @@ from kdkit.distill.cli import pack_teacher
 def test_table_shows_gain_only_for_distilled():
     rows = dict(teacher=dict(AP=0.7, PCK=0.9, params_M=12.8, GFLOPs=0.6),
                 student=dict(AP=0.5, PCK=0.8, params_M=2.5, GFLOPs=0.1),
-                distilled=dict(AP=0.55, PCK=0.82, params_M=2.5, GFLOPs=0.1, kd_gain=0.05))
+                distilled=dict(AP=0.55, PCK=0.82, params_M=2.5, GFLOPs=0.1, kd_gain=0.05,
+                               kd_gain_pck=-0.01))
     lines = format_table(rows).splitlines()
     assert lines[0].startswith('| model | AP | PCK@0.2 |')
-    assert lines[-1] == '| distilled | 0.550 | 0.820 | 2.50 | 0.100 | +0.050 |'
-    assert lines[3].endswith('|  |')
+    assert lines[-1] == '| distilled | 0.550 | 0.820 | 2.50 | 0.100 | +0.050 | -0.010 |'
+    assert lines[3].endswith('|  |  |')
 
 
 def test_pack_teacher_halves_and_keeps_log(tmp_path, teacher_ckpt):
@@ -40,6 +41,7 @@ def test_demo_end_to_end_on_tiny_data(tiny_data, tmp_path):
     rows = record['results']
     assert set(rows) == {'teacher', 'student', 'distilled'}
     assert rows['distilled']['kd_gain'] == rows['distilled']['AP'] - rows['student']['AP']
+    assert rows['distilled']['kd_gain_pck'] == rows['distilled']['PCK'] - rows['student']['PCK']
     assert rows['teacher']['params_M'] > rows['student']['params_M'] > 0
     saved = json.loads((tmp_path / 'work' / 'demo_quick' / 'results.json').read_text())
     assert saved['results'] == rows
