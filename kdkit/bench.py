@@ -96,7 +96,7 @@ def train_student(config: str, work_dir: Path, seed: int, cfg_options: dict,
 
 def find_teacher(pair: str, profile: str, config: str, work_root: Path,
                  default_data: bool, given: str | None = None) -> tuple[Path | None, str]:
-    """A trained teacher: ``given`` (the heatmap pair's, from ``--teacher``), else
+    """A trained teacher: ``given`` (the heatmap pair's, ``--teacher-checkpoint``), else
     the last/best checkpoint in ``<work_root>/<config name>``, else (heatmap pair,
     quick default data) the shipped one."""
     from kdkit.demo import last_checkpoint, trained_teacher
