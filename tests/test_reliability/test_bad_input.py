@@ -184,7 +184,7 @@ def test_teacher_student_codec_mismatch_explains_fix(kd_options, tmp_path):
     with pytest.raises(ValueError) as e:
         runner.train()
     msg = one_line(e)
-    assert msg.startswith('teacher configs/teacher/td-hm_res18_quick_kdkit-video-128x96.py: '
+    assert msg.startswith('teacher configs/teacher/td-hm_res18_16e_kdkit-video-128x96.py: '
                           "codec input_size (192, 256) differs from the student's (96, 128)")
     assert 'retrain the teacher at (96, 128) or set teacher=dict(..., cfg_options=' in msg
 
