@@ -172,9 +172,9 @@ def test(config: str, checkpoint: str, work_dir: str | None = None,
     from kdkit.utils.validate import check_run_config
     cfg = load_config(config, cfg_options, work_dir)
     cfg.load_from = str(resolve_path(checkpoint, 'checkpoint'))
+    from kdkit.distill.hook import is_distill_hook_cfg
     # evaluation uses the student alone: the loss hook (and its teacher) is not needed
-    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', [])
-                        if h.get('type') != 'DistillLossHook']
+    cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if not is_distill_hook_cfg(h)]
     check_run_config(cfg, ('test',))
     runner = build_runner(cfg, launcher)
     return runner.test()

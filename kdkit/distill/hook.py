@@ -113,13 +113,18 @@ def find_distiller(runner) -> Distiller:
     return distiller
 
 
+def is_distill_hook_cfg(entry) -> bool:
+    """Whether a ``custom_hooks`` entry is a DistillLossHook (by name or class)."""
+    return entry.get('type') in ('DistillLossHook', DistillLossHook)
+
+
 def hook_option(config, key: str) -> str:
     """The ``cfg_options`` key of ``key`` inside a config's DistillLossHook entry,
     e.g. ``custom_hooks.1.teacher.checkpoint``: found by type, not by position."""
     from kdkit.distill.cli import load_config
     cfg = load_config(config) if isinstance(config, str) else config
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
-        if hook.get('type') in ('DistillLossHook', DistillLossHook):
+        if is_distill_hook_cfg(hook):
             return f'custom_hooks.{i}.{key}'
     raise ValueError(f'{config if isinstance(config, str) else "config"}: custom_hooks has '
                      'no DistillLossHook entry')
