@@ -36,3 +36,7 @@ model = dict(
                   label_softmax=True),
         decoder={{_base_.codec}}),
     test_cfg=dict(flip_test=True))
+
+# A teacher learns from labelled frames only: unlabelled ones would add zero-loss
+# samples (as in the ResNet-18 teacher configs).
+train_dataloader = dict(dataset=dict(keep_unlabeled=False))
