@@ -49,6 +49,18 @@ def summary_columns(table) -> list[str]:
     return [c for c in keep if c in table.columns]
 
 
+def write_summary(table, out: Path) -> None:
+    """Print the per-setting mean ± sd over seeds and keep it in ``out/summary.md``."""
+    from kdkit.ablation.summary import format_summary, summarise_settings
+    from kdkit.utils.io import atomic_write_text
+    summary = summarise_settings(table)
+    if summary.empty:
+        return
+    text = format_summary(summary)
+    print('\nMean ± sd over seeds (val split, last epoch):\n' + text, end='')
+    atomic_write_text(out / 'summary.md', text)
+
+
 def _ablate_cmd(args) -> int:
     from kdkit.ablation.runner import run_grid
     grid = read_grid(args.grid)
@@ -62,6 +74,7 @@ def _ablate_cmd(args) -> int:
         print(table[summary_columns(table)].to_string(index=False, float_format='%.4f'))
     print(f'({len(table)} runs, {int(table["cached"].sum())} from the cache; '
           f'table: {Path(args.out) / "results.csv"})')
+    write_summary(table, Path(args.out))
     failed = table[table['status'] != 'ok']
     return 1 if len(failed) else 0
 

@@ -24,6 +24,8 @@ def test_ablate_runs_then_reuses_the_cache(tiny_data, teacher_ckpt, tmp_path, ca
     printed = capsys.readouterr().out
     assert 'weighted_sum gt=1 kd=2' in printed and '(1 runs, 0 from the cache' in printed
     assert (out / 'results.csv').is_file() and len(list((out / 'results').glob('*.json'))) == 1
+    assert 'Mean ± sd over seeds' in printed
+    assert (out / 'summary.md').read_text().startswith('| setting | seeds | AP (%)')
 
     assert main(argv) == 0
     assert '(1 runs, 1 from the cache' in capsys.readouterr().out
