@@ -53,14 +53,6 @@ def arch_config(name: str):
     return cfg
 
 
-def complexity(cfg) -> dict:
-    from kdkit.distill.teacher import build_pose_model
-    from kdkit.evaluation import model_complexity
-    w, h = cfg.codec['input_size']
-    cx = model_complexity(build_pose_model(cfg), input_shape=(1, 3, h, w))
-    return dict(params_M=cx['params'] / 1e6, GFLOPs=float(cx['flops']))
-
-
 def time_round_robin(paths: dict, threads: int, rounds: int, warmup: int, iters: int) -> dict:
     """``{name: median over rounds of the per-round median ms}``, order rotated per round."""
     from kdkit.evaluation.latency import onnx_latency
@@ -102,7 +94,7 @@ def main(argv=None) -> int:
                         help='writes OUT.json and OUT.md')
     args = parser.parse_args(argv)
     sys.path.insert(0, str(REPO))
-    from kdkit.bench import machine_info
+    from kdkit.bench import complexity, machine_info
     from kdkit.evaluation.latency import all_threads
     from kdkit.export import export_onnx
     from kdkit.utils.io import atomic_write_text

@@ -173,11 +173,13 @@ def step_time(message_hub, skip: int = 1) -> dict:
     return summarise_steps([float(t - d) for t, d in zip(times, data)], skip)
 
 
-def complexity(config: str) -> dict:
+def complexity(config) -> dict:
+    """Params (M) and GFLOPs at the codec's input size; ``config``: a path or a Config."""
+    from mmengine.config import Config
     from kdkit.distill.cli import load_config
     from kdkit.distill.teacher import build_pose_model
     from kdkit.evaluation import model_complexity
-    cfg = load_config(config)
+    cfg = config if isinstance(config, Config) else load_config(config)
     w, h = cfg.codec['input_size']
     cx = model_complexity(build_pose_model(cfg), input_shape=(1, 3, h, w))
     return dict(params_M=cx['params'] / 1e6, GFLOPs=float(cx['flops']))
