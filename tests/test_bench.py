@@ -237,3 +237,11 @@ def test_tiny_simcc_bench_end_to_end(tiny_data, tmp_path, run_options):
     dw = read_state_dict(rows['simcc_dwpose']['checkpoint'])
     key = 'backbone.stem.0.conv.weight'
     assert torch.equal(dw[f'teacher.{key}'], teacher[key])
+
+
+def test_complexity_takes_a_path_or_a_config():
+    from kdkit.distill.cli import load_config
+    path = 'configs/student/td-hm_mobilenetv2_quick_kdkit-video-128x96.py'
+    by_path = bench.complexity(path)
+    assert bench.complexity(load_config(path)) == by_path
+    assert 5.0 < by_path['params_M'] < 6.0 and 0.1 < by_path['GFLOPs'] < 0.3
