@@ -28,6 +28,7 @@ demo: setup
 
 bench: setup
 	$(KDKIT) bench --profile $(PROFILE)
+	$(PY) bench/onnx_speedup.py
 
 doctor: setup
 	$(KDKIT) doctor
