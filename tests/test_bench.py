@@ -78,6 +78,29 @@ def test_gap_closed():
     assert bench.gap_closed(0.6, 0.6, 0.7) is None
 
 
+def test_pck_view_on_hand_computed_cases():
+    rows = hand_rows()
+    for key, pck in [('heatmap_teacher', 0.80), ('heatmap_plain', 0.70),
+                     ('heatmap_kd', 0.725), ('simcc_teacher', 0.50), ('simcc_plain', 0.55),
+                     ('simcc_kd', 0.60), ('simcc_dwpose', 0.62)]:
+        rows[key]['PCK'] = pck
+    view = {(v['comparison'], v['pair']): v['value'] for v in bench.pck_view(rows)}
+    assert view[('KD gain over plain', 'heatmap')] == pytest.approx(2.5)
+    assert view[('teacher-student gap closed', 'heatmap')] == pytest.approx(0.25)
+    assert view[('KD gain over plain', 'simcc')] == pytest.approx(5.0)
+    assert view[('teacher-student gap closed', 'simcc')] is None  # teacher behind
+    assert view[('kdkit KD over DWPoseDistiller', 'simcc')] == pytest.approx(-2.0)
+    md = bench.format_pck_view(bench.pck_view(rows))
+    assert '| KD gain over plain | heatmap | +2.5 PCK |' in md
+    assert '| teacher-student gap closed | heatmap | 0.25 |' in md
+    assert '| kdkit KD over DWPoseDistiller | simcc | -2.0 PCK |' in md
+    assert 'teacher not ahead' in md
+
+
+def test_pck_view_skips_rows_without_pck():
+    assert bench.pck_view(hand_rows()) == []
+
+
 def test_targets_of_a_single_pair():
     rows = {k: v for k, v in hand_rows().items() if k.startswith('heatmap')}
     pairs = {t['pair'] for t in bench.check_targets(rows)}
