@@ -1,0 +1,14 @@
+# CPU quick sibling of kd-hm2simcc_rtmpose-t-from-res50_60e_kdkit-video-128x96.py.
+# Teacher: kdkit train configs/teacher/td-hm_res50_quick_kdkit-video-128x96.py
+_base_ = ['../student/rtmpose-t_quick_kdkit-video-128x96.py']
+
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(
+        type='DistillLossHook',
+        teacher=dict(
+            config='configs/teacher/td-hm_res50_quick_kdkit-video-128x96.py',
+            checkpoint='work_dirs/td-hm_res50_quick_kdkit-video-128x96'),
+        terms=dict(kd_simcc=dict(type='HeatmapToSimCCDistillLoss', temperature=1.0)),
+        weights=dict(gt=1.0, kd_simcc=1.0)),
+]
