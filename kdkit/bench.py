@@ -216,24 +216,46 @@ def _target(name: str, pair: str, value, goal: float, unit: str = '', note: str 
                 op='>=' if higher else '<=', status=status, note=note)
 
 
-def gap_closed(teacher_ap: float, plain_ap: float, kd_ap: float):
-    """Fraction of the teacher - plain AP gap the KD student closes (None if
-    the teacher is not ahead)."""
-    gap = teacher_ap - plain_ap
-    return (kd_ap - plain_ap) / gap if gap > 0 else None
+def gap_closed(teacher: float, plain: float, kd: float):
+    """Fraction of the teacher - plain gap (AP or PCK) the KD student closes
+    (None if the teacher is not ahead)."""
+    gap = teacher - plain
+    return (kd - plain) / gap if gap > 0 else None
 
 
-def pair_targets(pair: str, rows: dict) -> list[dict]:
-    t, p, k = (rows.get(f'{pair}_{r}') for r in ('teacher', 'plain', 'kd'))
+def comparisons(rows: dict, metric: str) -> list[dict]:
+    """The issue's accuracy comparisons on ``metric`` ('AP' or 'PCK', in [0, 1]):
+    KD gain over plain and gap closed per pair, kdkit KD over DWPoseDistiller;
+    gains in points (x 100). A comparison whose rows lack ``metric`` is left out."""
+    def has(*rs):
+        return all(r and r.get(metric) is not None for r in rs)
     out = []
-    if p and k:
-        out.append(_target('KD gain over plain', pair, 100 * (k['AP'] - p['AP']),
-                           GOALS['kd_gain_ap'], ' AP'))
-    if t and p and k:
-        closed = gap_closed(t['AP'], p['AP'], k['AP'])
-        why = '' if closed is not None else 'teacher not ahead of the plain student'
-        out.append(_target('teacher-student gap closed', pair, closed, GOALS['gap_closed'],
-                           note=why))
+    for pair in PAIRS:
+        t, p, k = (rows.get(f'{pair}_{r}') for r in ('teacher', 'plain', 'kd'))
+        if has(p, k):
+            out.append(dict(comparison='KD gain over plain', pair=pair,
+                            value=100 * (k[metric] - p[metric])))
+            if has(t):
+                out.append(dict(comparison='teacher-student gap closed', pair=pair,
+                                value=gap_closed(t[metric], p[metric], k[metric])))
+    k, d = rows.get('simcc_kd'), rows.get('simcc_dwpose')
+    if has(k, d):
+        out.append(dict(comparison='kdkit KD over DWPoseDistiller', pair='simcc',
+                        value=100 * (k[metric] - d[metric])))
+    return out
+
+
+# goal and unit of each AP comparison
+AP_GOALS = {'KD gain over plain': ('kd_gain_ap', ' AP'),
+            'teacher-student gap closed': ('gap_closed', ''),
+            'kdkit KD over DWPoseDistiller': ('over_dwpose_ap', ' AP')}
+NOT_AHEAD = 'teacher not ahead of the plain student'
+
+
+def cost_targets(pair: str, rows: dict) -> list[dict]:
+    """Step time (cached-teacher KD vs plain) and ONNX speed-up of one pair."""
+    t, k = rows.get(f'{pair}_teacher'), rows.get(f'{pair}_kd')
+    out = []
     if k and k.get('teacher_cache') and k.get('step_ratio') is not None:
         # "with the cache": only a cached-teacher run is held to 1.10x
         out.append(_target('KD train step time vs plain (teacher cache)', pair,
@@ -246,39 +268,27 @@ def pair_targets(pair: str, rows: dict) -> list[dict]:
 
 def check_targets(rows: dict) -> list[dict]:
     """The issue's targets on this run's numbers (AP in [0, 1] in ``rows``)."""
-    out = [t for pair in PAIRS for t in pair_targets(pair, rows)]
-    k, d = rows.get('simcc_kd'), rows.get('simcc_dwpose')
-    if k and d:
-        out.append(_target('kdkit KD over DWPoseDistiller', 'simcc', 100 * (k['AP'] - d['AP']),
-                           GOALS['over_dwpose_ap'], ' AP'))
-    return out
+    out = []
+    for c in comparisons(rows, 'AP'):
+        goal, unit = AP_GOALS[c['comparison']]
+        note = NOT_AHEAD if c['value'] is None else ''
+        out.append(_target(c['comparison'], c['pair'], c['value'], GOALS[goal], unit, note))
+    return out + [t for pair in PAIRS for t in cost_targets(pair, rows)]
 
 
 def pck_view(rows: dict) -> list[dict]:
     """The AP targets' comparisons redone on PCK@0.2 (points), without verdicts:
     the issue sets no PCK goals, but short schedules leave AP near 0 for every
     model, and PCK@0.2 still tells the models apart."""
-    out = []
-    for pair in PAIRS:
-        t, p, k = (rows.get(f'{pair}_{r}') for r in ('teacher', 'plain', 'kd'))
-        if p and k and p.get('PCK') is not None and k.get('PCK') is not None:
-            out.append(dict(comparison='KD gain over plain', pair=pair,
-                            value=100 * (k['PCK'] - p['PCK']), unit=' PCK'))
-            if t and t.get('PCK') is not None:
-                out.append(dict(comparison='teacher-student gap closed', pair=pair,
-                                value=gap_closed(t['PCK'], p['PCK'], k['PCK']), unit=''))
-    k, d = rows.get('simcc_kd'), rows.get('simcc_dwpose')
-    if k and d and k.get('PCK') is not None and d.get('PCK') is not None:
-        out.append(dict(comparison='kdkit KD over DWPoseDistiller', pair='simcc',
-                        value=100 * (k['PCK'] - d['PCK']), unit=' PCK'))
-    return out
+    return [dict(c, unit='' if c['comparison'] == 'teacher-student gap closed' else ' PCK')
+            for c in comparisons(rows, 'PCK')]
 
 
 def format_pck_view(view: list[dict]) -> str:
     lines = ['| comparison | pair | measured |', '|---|---|---:|']
     for v in view:
         if v['value'] is None:
-            measured = '– (teacher not ahead of the plain student)'
+            measured = f'– ({NOT_AHEAD})'
         else:
             measured = f"{v['value']:{'+.1f' if v['unit'] else '.2f'}}{v['unit']}"
         lines.append(f"| {v['comparison']} | {v['pair']} | {measured} |")
