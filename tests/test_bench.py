@@ -76,6 +76,9 @@ def test_gap_closed():
     assert bench.gap_closed(0.8, 0.6, 0.7) == pytest.approx(0.5)
     assert bench.gap_closed(0.8, 0.6, 0.9) == pytest.approx(1.5)
     assert bench.gap_closed(0.6, 0.6, 0.7) is None
+    # a gap of a point or more counts; under it the ratio is noise over noise
+    assert bench.gap_closed(0.61, 0.60, 0.605) == pytest.approx(0.5)
+    assert bench.gap_closed(0.60005, 0.6, 0.6002) is None
 
 
 def test_pck_view_on_hand_computed_cases():
@@ -94,7 +97,7 @@ def test_pck_view_on_hand_computed_cases():
     assert '| KD gain over plain | heatmap | +2.5 PCK |' in md
     assert '| teacher-student gap closed | heatmap | 0.25 |' in md
     assert '| kdkit KD over DWPoseDistiller | simcc | -2.0 PCK |' in md
-    assert 'teacher not ahead' in md
+    assert 'teacher not 1 point ahead' in md
 
 
 def test_pck_view_skips_rows_without_pck():
@@ -129,7 +132,7 @@ def test_markdown_table_and_targets():
     assert '| KD gain over plain | simcc | +6.0 AP | ≥ +3.0 AP | PASS |' in md
     assert ('| KD train step time vs plain (teacher cache) | heatmap | 1.05x | ≤ 1.10x '
             '| PASS |') in md
-    assert 'teacher not ahead of the plain student' in md
+    assert 'teacher not 1 point ahead of the plain student' in md
 
 
 def test_results_are_written_atomically(tmp_path):
@@ -139,6 +142,30 @@ def test_results_are_written_atomically(tmp_path):
     assert paths['latest'].read_text() == paths['md'].read_text()
     assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == [
         'latest_quick.md', 'quick_20260101_000000.json', 'quick_20260101_000000.md']
+
+
+def test_report_rechecks_the_targets_of_a_stored_record(tmp_path, capsys):
+    rows = hand_rows()
+    rows['simcc_teacher']['AP'] = 0.60005  # 0.005 AP points ahead: no gap to close
+    record = record_of(rows)
+    record['targets'] = [dict(record['targets'][0], status='STALE')]
+    stored = bench.write_results(record, tmp_path / 'run')['json']
+    assert main(['bench', '--report', str(stored), '--out', str(tmp_path / 'new')]) == 0
+    new = json.loads((tmp_path / 'new' / stored.name).read_text())
+    assert new['rows'] == json.loads(stored.read_text())['rows']
+    t = by_name(new['targets'])
+    assert 'STALE' not in {x['status'] for x in new['targets']}
+    assert t[('teacher-student gap closed', 'simcc')]['status'] == 'n/a'
+    assert 'Re-checked on' in (tmp_path / 'new' / 'latest_quick.md').read_text()
+    assert '| KD gain over plain | simcc | +6.0 AP' in capsys.readouterr().out
+
+
+def test_report_of_a_bad_file_is_a_one_line_error(tmp_path, capsys):
+    bad = tmp_path / 'x.json'
+    bad.write_text('{"rows": ')
+    assert main(['bench', '--report', str(bad), '--out', str(tmp_path)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('kdkit bench: error:') and 'x.json' in err and '\n' not in err
 
 
 def test_the_recorded_command_parses_back_to_the_same_run():
