@@ -21,7 +21,9 @@ in ONNX Runtime with 1 thread and all threads.
 
 Writes ``<out>/<profile>_<timestamp>.{json,md}`` and ``<out>/latest_<profile>.md``
 with the machine and the command; the targets are checked on ratios measured
-in this run and printed PASS / FAIL / n/a.
+in this run and printed PASS / FAIL / n/a, and the AP comparisons are repeated
+on PCK@0.2 without verdicts. ``kdkit bench --report RUN.json`` re-checks a
+stored run's targets with the current rules, training nothing.
 """
 from __future__ import annotations
 
