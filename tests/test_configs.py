@@ -51,3 +51,22 @@ def test_typo_in_a_kdkit_hook_argument_is_rejected():
         HOOKS.build(dict(type='DistillLossHook', teacher=dict(config='a', checkpoint='b'),
                          terms=dict(kd=dict(type='HeatmapMSEDistillLoss')),
                          weigths=dict(gt=1.0, kd=1.0)))
+
+
+@pytest.mark.parametrize('config', [c for c in CONFIGS if 'hm2simcc' in c])
+def test_heatmap_to_simcc_configs_give_a_peaked_target(config):
+    """At the config's temperature a unit-peak Gaussian heatmap (sigma 2, the
+    codec's) must give a peaked x-marginal, not a near-uniform one (T = 1 did:
+    the KD term then only flattened the student)."""
+    import math
+
+    import torch
+
+    from kdkit.losses.utils import heatmap_marginals
+    hook = next(h for h in load_config(config).custom_hooks if h['type'] == 'DistillLossHook')
+    temperature = hook['terms']['kd_simcc']['temperature']
+    yy, xx = torch.meshgrid(torch.arange(32.), torch.arange(24.), indexing='ij')
+    heatmap = torch.exp(-((xx - 12) ** 2 + (yy - 16) ** 2) / 8)[None, None]
+    q_x, _ = heatmap_marginals(heatmap, 1 / temperature)
+    entropy = -(q_x * q_x.clamp_min(1e-12).log()).sum().item()
+    assert entropy < 0.9 * math.log(24), f'{config}: T={temperature} gives a flat target'
