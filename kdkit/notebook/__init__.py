@@ -6,9 +6,11 @@ from .ablation_plots import plot_rule_comparison, plot_weight_heatmap, summarise
 from .sliders import make_panel, slider_view
 from .eval_plots import (bench_table, check_export, clip_frames, load_bench, per_joint_pck,
                          plot_pareto, plot_per_joint, predict_split, show_side_by_side)
+from .demo_figure import make_demo_figure, plot_model_bars, plot_skeleton_grid, save_demo_figure
 
 __all__ = ['load_scalars', 'plot_training_curves', 'predict_frames', 'show_predictions',
            'plot_rule_comparison', 'plot_weight_heatmap', 'summarise_rules',
            'make_panel', 'slider_view', 'bench_table', 'check_export', 'clip_frames',
            'load_bench', 'per_joint_pck', 'plot_pareto', 'plot_per_joint', 'predict_split',
-           'show_side_by_side']
+           'show_side_by_side', 'make_demo_figure', 'plot_model_bars', 'plot_skeleton_grid',
+           'save_demo_figure']
