@@ -6,7 +6,24 @@ wrapper, hooks and metrics in MMPose's registries.
 """
 __version__ = '0.1.0'
 
-from .utils.checkpoint import allow_mmengine_checkpoints
+import warnings as _warnings
+
+# Notices raised while kdkit imports its dependencies (torch.distributed.optim
+# via mmengine, mmcv's transformer bricks) or loads an MMPose config (mmengine's
+# pkg_resources; MMPose finding COCO's metainfo in its package, not under
+# ./configs): nothing a kdkit user can act on. Each is silenced by its message
+# and category only; set before the imports below raise them.
+_KNOWN_WARNINGS = (
+    (r'`torch\.jit\.script` is deprecated', DeprecationWarning),
+    (r'`torch\.jit\.interface` is deprecated', DeprecationWarning),
+    (r'``MultiScaleDeformableAttention`` has been moved to', ImportWarning),
+    (r'pkg_resources is deprecated as an API', UserWarning),
+    (r'The metainfo config file "configs/_base_/datasets/coco\.py" does not exist', UserWarning),
+)
+for _message, _category in _KNOWN_WARNINGS:
+    _warnings.filterwarnings('ignore', message=_message, category=_category)
+
+from .utils.checkpoint import allow_mmengine_checkpoints  # noqa: E402
 
 allow_mmengine_checkpoints()  # safe weights-only loading of MMEngine checkpoints
 

@@ -80,7 +80,8 @@ def clear_checkpoints(work_dir: Path) -> None:
 
 
 def train_student(config: str, work_dir: Path, seed: int, cfg_options: dict,
-                  epochs: int | None, reuse: bool = False) -> tuple[Path, dict]:
+                  epochs: int | None, reuse: bool = False,
+                  stage: str | None = None) -> tuple[Path, dict]:
     """Train (or, with ``reuse``, reuse an identical earlier run); returns the
     checkpoint and the run's step-time summary (kept in ``bench_run.json``)."""
     from kdkit.demo import last_checkpoint
@@ -95,7 +96,8 @@ def train_student(config: str, work_dir: Path, seed: int, cfg_options: dict,
             return last_checkpoint(work_dir), done['steps']
     clear_checkpoints(work_dir)
     marker.unlink(missing_ok=True)
-    runner = train(config, str(work_dir), seed=seed, cfg_options=cfg_options, max_epochs=epochs)
+    runner = train(config, str(work_dir), seed=seed, cfg_options=cfg_options, max_epochs=epochs,
+                   stage=stage)
     steps = step_time(runner.message_hub)
     atomic_write_text(marker, json.dumps(dict(spec=spec, steps=steps), indent=2))
     return last_checkpoint(work_dir), steps
@@ -126,7 +128,8 @@ def ensure_teacher(pair: str, profile: str, config: str, work_root: Path, defaul
     if ckpt is not None:
         return ckpt, source
     work_dir = work_root / Path(config).stem
-    train(config, str(work_dir), seed=seed, cfg_options=cfg_options, max_epochs=epochs)
+    train(config, str(work_dir), seed=seed, cfg_options=cfg_options, max_epochs=epochs,
+          stage=f'{pair} teacher: train')
     return last_checkpoint(work_dir), 'trained'
 
 
@@ -192,9 +195,10 @@ def complexity(config) -> dict:
     return dict(params_M=cx['params'] / 1e6, GFLOPs=float(cx['flops']))
 
 
-def split_metrics(config: str, ckpt: Path, work_dir: Path, cfg_options: dict) -> dict:
+def split_metrics(config: str, ckpt: Path, work_dir: Path, cfg_options: dict,
+                  stage: str | None = None) -> dict:
     from kdkit.distill.cli import test
-    m = test(config, str(ckpt), str(work_dir / 'test'), cfg_options=cfg_options)
+    m = test(config, str(ckpt), str(work_dir / 'test'), cfg_options=cfg_options, stage=stage)
     opt = (lambda k: float(m[k]) if m.get(k) is not None else None)
     return dict(AP=float(m['coco/AP']), PCK=opt('kdkit/PCK@0.2'),
                 jitter=opt('kdkit/jitter'), excess_jitter=opt('kdkit/excess_jitter'))
@@ -445,10 +449,10 @@ def bench_model(pair: str, role: str, label: str, cfgs: dict, teacher: tuple, ru
     else:
         opts = student_options(cfgs[role], role, pair, teacher[0], run['base'])
         ckpt, steps = train_student(cfgs[role], work, run['seed'], opts, run['epochs'],
-                                    run['reuse'])
+                                    run['reuse'], stage=f'{label}: train')
         row.update(steps, teacher_cache=uses_cache(role, pair))
     row['checkpoint'] = str(ckpt)
-    row.update(split_metrics(cfgs[role], ckpt, work, opts))
+    row.update(split_metrics(cfgs[role], ckpt, work, opts, stage=f'{label}: test'))
     row.update(complexity(arch_of(cfgs, role)))
     return row
 
@@ -483,7 +487,7 @@ def run_bench(profile: str = 'quick', seed: int = 0, epochs: int | None = None,
     ``out=None`` writes nothing (the notebook); ``reuse`` keeps student runs
     whose config, seed, epochs and options match (else they are retrained).
     """
-    from kdkit.demo import PROFILE_CONFIGS, ensure_data
+    from kdkit.demo import PROFILE_CONFIGS, ensure_data, is_default_data
     from kdkit.distill.cli import data_root_options
     params = dict(profile=profile, seed=seed, epochs=epochs, out=out, data_root=data_root,
                   work_dir=work_dir, teacher_epochs=teacher_epochs, pairs=tuple(pairs),
@@ -498,7 +502,7 @@ def run_bench(profile: str = 'quick', seed: int = 0, epochs: int | None = None,
     root = ensure_data(profile, data_root or default_root)
     run = dict(params, base=dict(data_root_options(root), **(cfg_options or {})),
                work_root=Path(work_dir), dir=Path(work_dir) / f'bench_{profile}',
-               default_data=root == default_root)
+               default_data=is_default_data(root, profile))
     rows = {}
     for pair in pairs:
         rows.update(bench_pair(pair, configs[pair], run))
@@ -576,6 +580,8 @@ def add_parser(subparsers) -> None:
     p.add_argument('--latency-iters', type=int, default=50)
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='config overrides for every run, e.g. train_dataloader.num_workers=0')
+    p.add_argument('--verbose', action='store_true',
+                   help="show MMEngine's logs on the terminal instead of progress bars")
     p.add_argument('--report', metavar='JSON',
                    help="train nothing: re-check a stored run's targets with this "
                    "version's rules and rewrite its .json/.md in OUT")

@@ -11,6 +11,8 @@ import argparse
 import importlib
 import sys
 
+from kdkit.utils.console import set_verbose
+
 # module path of each sub-command group, in the order ``--help`` lists them
 COMMAND_MODULES = (
     'kdkit.doctor',
@@ -41,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, 'func', None):
         parser.print_help()
         return 2
+    set_verbose(getattr(args, 'verbose', False))
     return int(args.func(args) or 0)
 
 

@@ -61,3 +61,80 @@ def save_random_weights(config: str, path: Path, seed: int = 0) -> Path:
 @pytest.fixture(scope='session')
 def teacher_ckpt(tmp_path_factory) -> Path:
     return save_random_weights(TEACHER_CFG, tmp_path_factory.mktemp('teacher') / 'teacher.pth')
+
+
+@pytest.fixture
+def torch_hub_dir(tmp_path, monkeypatch) -> Path:
+    """torch hub's cache (where MMEngine and kdkit put downloaded checkpoints)
+    moved into tmp_path for the test."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    import torch
+    return Path(torch.hub.get_dir())
+
+
+@pytest.fixture
+def http_files():
+    """``serve(directory, requests=2) -> base URL``: the files of ``directory``
+    over HTTP on 127.0.0.1 (a free port), from a thread that answers at most
+    ``requests`` requests and stops when the test ends."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    class Server(http.server.HTTPServer):
+        timeout = 0.2  # handle_request() returns this often to look at `stop`
+        served = 0
+
+        def process_request(self, request, client_address):
+            self.served += 1
+            super().process_request(request, client_address)
+
+    running = []
+
+    def serve(directory, requests: int = 2) -> str:
+        server = Server(('127.0.0.1', 0), functools.partial(Quiet, directory=str(directory)))
+        stop = threading.Event()
+
+        def loop():
+            while not stop.is_set() and server.served < requests:
+                server.handle_request()
+
+        thread = threading.Thread(target=loop, daemon=True)
+        thread.start()
+        running.append((server, stop, thread))
+        return f'http://127.0.0.1:{server.server_address[1]}'
+
+    yield serve
+    for server, stop, thread in running:
+        stop.set()
+        thread.join(timeout=5)
+        server.server_close()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (connections are refused)."""
+    import socket
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mmpose0x_checkpoint():
+    """``make(src, dst) -> dst``: the weights of checkpoint ``src`` named as an
+    MMPose 0.x checkpoint names them (``keypoint_head.*`` for ``head.*``, no
+    version metadata) plus a ``data_preprocessor.mean`` key."""
+    def make(src: Path, dst: Path) -> Path:
+        import torch
+        state = torch.load(src, map_location='cpu', weights_only=True)['state_dict']
+        old = {('keypoint_' + k if k.startswith('head.') else k): v for k, v in state.items()}
+        assert any(k.startswith('keypoint_head.') for k in old)
+        old['data_preprocessor.mean'] = torch.tensor([123.675, 116.28, 103.53])
+        torch.save({'state_dict': old, 'meta': {}}, dst)
+        return dst
+    return make

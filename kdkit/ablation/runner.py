@@ -57,8 +57,9 @@ def run_grid(base_config: str, grid, seeds: Iterable[int] = (0,), epochs: Option
         teacher_cache: distil from one shared :class:`TeacherCacheHook` cache.
         on_error: ``'record'`` a failed run as a row with its error, or ``'raise'``.
         progress: print one line per run started.
-        quiet: keep MMEngine's INFO logs (config dump, per-iteration lines) and
-            the COCO evaluator's prints off the console (warnings still show).
+        quiet: one progress bar and log line per run; MMEngine's log (config
+            dump, per-iteration lines, warnings) and the COCO evaluator's
+            prints go to the run's log file only (see :mod:`kdkit.utils.console`).
 
     Returns:
         pandas DataFrame, one row per (setting, seed): the setting columns,
@@ -188,22 +189,24 @@ def fit_budget(cfg, epochs: int) -> None:
 
 def run_job(job: dict, out: Path, on_error: str, quiet: bool = False) -> dict:
     import contextlib
-    import io
-    from kdkit.distill.cli import build_runner
+    from kdkit.distill.cli import build_runner, progress_bar
+    from kdkit.utils.console import quiet_stage
     work_dir = out / 'runs' / job['key']
     record = dict(key=job['key'], setting=job['setting'], resolved=job['resolved'],
                   seed=job['seed'], epochs=job['epochs'], config=job['config'],
                   data_root=job['data_root'], teacher=job['teacher'])
+    name = f"{job['resolved']['label']} seed={job['seed']}"
     t0 = time.time()
     try:
         cfg = build_config(job, work_dir)
-        if quiet:
-            cfg.log_level = 'WARNING'
-        runner = build_runner(cfg, seed=job['seed'])
-        # pycocotools prints its progress: swallowed when quiet (the logger
-        # was built above, so it keeps the real stdout for warnings)
-        with contextlib.redirect_stdout(io.StringIO()) if quiet else contextlib.nullcontext():
-            runner.train()
+        # quiet: a progress bar; MMEngine's log goes to the run's log file
+        # only, pycocotools' prints nowhere
+        with quiet_stage(name) if quiet else contextlib.nullcontext() as shown:
+            runner = build_runner(cfg, seed=job['seed'])
+            if quiet:
+                shown.attach(runner)
+            with progress_bar(runner, name) if quiet else contextlib.nullcontext():
+                runner.train()
     except Exception as e:  # noqa: BLE001  (one failed setting must not end the grid)
         if on_error == 'raise':
             raise

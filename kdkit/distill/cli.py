@@ -7,6 +7,10 @@ import contextlib
 import uuid
 from pathlib import Path
 
+from kdkit.distill.hook import is_distill_hook_cfg
+from kdkit.engine.hooks import ProgressBarHook
+from kdkit.utils.console import is_verbose, quiet_stage
+
 
 # top-level keys MMEngine's Runner reads; a near miss of one is a typo
 RUNNER_KEYS = (
@@ -131,10 +135,28 @@ def set_max_epochs(cfg, max_epochs: int) -> None:
                 sched['T_max'] = max_epochs
 
 
+@contextlib.contextmanager
+def progress_bar(runner, desc: str):
+    """A :class:`ProgressBarHook` on ``runner`` unless verbose (MMEngine's log
+    is on the terminal then); closed even when the run fails, as MMEngine
+    then calls no ``after_run``."""
+    if is_verbose():
+        yield
+        return
+    hook = ProgressBarHook(desc)
+    runner.register_hook(hook)
+    try:
+        yield
+    finally:
+        hook.close()
+
+
 def train(config: str, work_dir: str | None = None, resume: bool = False,
           seed: int | None = None, launcher: str = 'none',
-          cfg_options: dict | None = None, max_epochs: int | None = None):
-    """Train ``config``; returns the trained model (the runner's)."""
+          cfg_options: dict | None = None, max_epochs: int | None = None,
+          stage: str | None = None):
+    """Train ``config``; returns the runner. ``stage`` names the run on the
+    terminal (default: the config's file stem, see :func:`quiet_stage`)."""
     from kdkit.utils.validate import check_run_config
     cfg = load_config(config, cfg_options, work_dir)
     if max_epochs is not None:
@@ -143,8 +165,12 @@ def train(config: str, work_dir: str | None = None, resume: bool = False,
     if resume:
         cfg.load_from = resume_from(cfg.work_dir)
     check_run_config(cfg, ('train', 'val'))  # before the Runner writes anything
-    runner = build_runner(cfg, launcher, seed)
-    runner.train()
+    name = stage or Path(config).stem
+    with quiet_stage(name) as shown:
+        runner = build_runner(cfg, launcher, seed)
+        shown.attach(runner)
+        with progress_bar(runner, name):
+            runner.train()
     return runner
 
 
@@ -166,18 +192,23 @@ def resume_from(work_dir) -> str | None:
 
 
 def test(config: str, checkpoint: str, work_dir: str | None = None,
-         launcher: str = 'none', cfg_options: dict | None = None) -> dict:
-    """Evaluate ``checkpoint`` with the config's test loop; returns the metrics."""
+         launcher: str = 'none', cfg_options: dict | None = None,
+         stage: str | None = None) -> dict:
+    """Evaluate ``checkpoint`` with the config's test loop; returns the metrics.
+    ``stage`` names the run on the terminal (default: the config's file stem)."""
     from kdkit.distill.teacher import resolve_path
     from kdkit.utils.validate import check_run_config
     cfg = load_config(config, cfg_options, work_dir)
     cfg.load_from = str(resolve_path(checkpoint, 'checkpoint'))
-    from kdkit.distill.hook import is_distill_hook_cfg
     # evaluation uses the student alone: the loss hook (and its teacher) is not needed
     cfg.custom_hooks = [h for h in cfg.get('custom_hooks', []) if not is_distill_hook_cfg(h)]
     check_run_config(cfg, ('test',))
-    runner = build_runner(cfg, launcher)
-    return runner.test()
+    name = stage or Path(config).stem
+    with quiet_stage(name) as shown:
+        runner = build_runner(cfg, launcher)
+        shown.attach(runner)
+        with progress_bar(runner, name):
+            return runner.test()
 
 
 def pack_teacher(work_dir, out_dir, config: str | None = None) -> Path:
@@ -276,6 +307,8 @@ def add_parser(subparsers) -> None:
                         help=argparse.SUPPRESS)
     common.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override config keys, e.g. train_cfg.max_epochs=3')
+    common.add_argument('--verbose', action='store_true',
+                        help="show MMEngine's log on the terminal instead of a progress bar")
 
     p = subparsers.add_parser('train', parents=[common], help='train a config')
     p.add_argument('--resume', action='store_true',

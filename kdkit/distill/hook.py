@@ -15,11 +15,15 @@ Terms or rules with trainable parameters need :class:`KDPoseEstimator`.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmpose.registry import HOOKS
 
 from kdkit.distill.distiller import Distiller
+from kdkit.distill.teacher import FrozenTeacher, load_any_config
+from kdkit.utils.validate import check_keypoint_match
 
 
 def unwrap(model):
@@ -32,7 +36,8 @@ class DistillLossHook(Hook):
 
     Args:
         teacher: ``dict(config=..., checkpoint=..., cfg_options=None)``; the
-            checkpoint may be a ``.pth`` or a work_dir (its best/last checkpoint).
+            checkpoint may be a ``.pth``, an ``http(s)://`` URL (downloaded
+            once into torch hub's cache) or a work_dir (its best/last checkpoint).
         terms: ``{name: loss config}``; each is logged as ``loss_<name>``.
         weights: ``{'gt': w, name: w, ...}``.
         synthesis: the synthesis rule config (default ``WeightedSum``).
@@ -57,7 +62,6 @@ class DistillLossHook(Hook):
                 "model=dict(type='KDPoseEstimator', teacher=..., distill=...) instead")
 
     def before_train(self, runner) -> None:
-        from kdkit.distill.teacher import FrozenTeacher
         model = unwrap(runner.model)
         check_data_keypoints(runner, model)
         device = next(model.parameters()).device
@@ -79,7 +83,6 @@ class DistillLossHook(Hook):
 def check_data_keypoints(runner, model) -> None:
     """The training data has as many key points as the student predicts (the
     teacher is checked against the student when it is built)."""
-    from kdkit.utils.validate import check_keypoint_match
     dataset = getattr(runner.train_dataloader, 'dataset', None)
     meta = getattr(dataset, 'metainfo', None) or {}
     check_keypoint_match(meta.get('num_keypoints'), getattr(model.head, 'out_channels', None),
@@ -121,8 +124,7 @@ def is_distill_hook_cfg(entry) -> bool:
 def hook_option(config, key: str) -> str:
     """The ``cfg_options`` key of ``key`` inside a config's DistillLossHook entry,
     e.g. ``custom_hooks.1.teacher.checkpoint``: found by type, not by position."""
-    from kdkit.distill.cli import load_config
-    cfg = load_config(config) if isinstance(config, str) else config
+    cfg = load_any_config(config) if isinstance(config, (str, Path)) else config
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
         if is_distill_hook_cfg(hook):
             return f'custom_hooks.{i}.{key}'

@@ -9,6 +9,7 @@ none of that; its ``train`` is locked to eval mode as a second guard.
 """
 from __future__ import annotations
 
+import copy
 import hashlib
 import types
 from pathlib import Path
@@ -17,17 +18,21 @@ import torch
 from torch import nn
 
 from kdkit.distill.outputs import split_head_outputs
+from kdkit.utils.checkpoint import is_url, load_model_weights
+from kdkit.utils.io import repo_root
 
 
 def _locked_train(self, mode: bool = True):
     return nn.Module.train(self, False)
 
 
-def resolve_path(path: str | Path, what: str) -> Path:
-    """Find ``path`` as given or relative to the kdkit checkout."""
-    from kdkit.utils import repo_root
+def resolve_path(path: str | Path, what: str) -> Path | str:
+    """Find ``path`` as given or relative to the kdkit checkout; a
+    ``package::path`` config and an ``http(s)://`` URL come back as given."""
     if '::' in str(path):  # a config inside a package, e.g. mmpose::body_2d...
         return path
+    if is_url(path):  # downloaded (and cached) by whoever reads it
+        return str(path)
     p = Path(path)
     for cand in (p, repo_root() / p):
         if cand.exists():
@@ -35,9 +40,13 @@ def resolve_path(path: str | Path, what: str) -> Path:
     raise FileNotFoundError(f'{what}: {path} does not exist')
 
 
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A ``.pth`` file, or a work_dir: its ``best_*.pth``, else ``last_checkpoint``."""
+def resolve_checkpoint(path: str | Path) -> Path | str:
+    """A ``.pth`` file, an ``http(s)://`` URL (as given: MMEngine's loader
+    downloads it into torch hub's cache), or a work_dir: its ``best_*.pth``,
+    else ``last_checkpoint``."""
     p = resolve_path(path, 'teacher checkpoint')
+    if isinstance(p, str):
+        return p
     if p.is_file():
         return p
     best = sorted(p.glob('best_*.pth'))
@@ -58,7 +67,9 @@ def build_pose_model(config, cfg_options: dict | None = None) -> nn.Module:
     cfg = config if isinstance(config, Config) else load_any_config(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
-    model_cfg = student_model_cfg(cfg.model)
+    # a deep copy: the caller's config (a run's, checked before its Runner
+    # starts) keeps its backbone init_cfg
+    model_cfg = student_model_cfg(copy.deepcopy(cfg.model))
     model_cfg.get('backbone', {}).pop('init_cfg', None)
     # built outside a Runner: resolve types in MMPose's scope, as init_model does
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'mmpose')):
@@ -107,7 +118,6 @@ class FrozenTeacher:
     @classmethod
     def from_config(cls, config, checkpoint, student: nn.Module | None = None,
                     cfg_options: dict | None = None) -> 'FrozenTeacher':
-        from kdkit.utils.checkpoint import load_model_weights
         model = build_pose_model(config, cfg_options)
         load_model_weights(model, resolve_checkpoint(checkpoint), 'teacher checkpoint')
         affine = None

@@ -142,8 +142,10 @@ def predict_split(config, checkpoint, data_root, split: str = 'test',
     from mmpose.apis import inference_topdown, init_model
 
     from kdkit.export import load_config, student_model_cfg
+    from kdkit.utils.validate import check_model_checkpoint
     cfg = load_config(config)
     cfg.model = student_model_cfg(cfg)
+    check_model_checkpoint(cfg, str(checkpoint), 'checkpoint')  # init_model only warns
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # metainfo / deprecation chatter
         model = init_model(cfg, str(checkpoint), device=device)

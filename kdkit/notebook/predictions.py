@@ -17,8 +17,10 @@ def predict_frames(config, checkpoint, data_root, split: str = 'val', n: int = 6
     from mmpose.apis import inference_topdown, init_model
     from kdkit.distill.cli import load_config
     from kdkit.distill.teacher import student_model_cfg
+    from kdkit.utils.validate import check_model_checkpoint
     cfg = load_config(str(config), cfg_options)
     cfg.model = student_model_cfg(cfg.model)
+    check_model_checkpoint(cfg, str(checkpoint), 'checkpoint')  # init_model only warns
     model = init_model(cfg, str(checkpoint), device=device)
     ann = json.loads((Path(data_root) / 'annotations' / f'person_keypoints_{split}.json').read_text())
     by_image = {a['image_id']: a for a in ann['annotations']}

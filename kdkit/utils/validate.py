@@ -2,7 +2,8 @@
 
 ``kdkit train`` / ``kdkit test`` call :func:`check_run_config` before the
 MMEngine Runner exists, so a bad data root, annotation file, image list,
-key-point count, checkpoint, hook argument or work_dir stops the run before
+key-point count, checkpoint (missing, truncated, or not fitting the model),
+pretrained download, hook argument or work_dir stops the run before
 anything is written. :class:`~kdkit.data.VideoPoseDataset` uses the same
 message helpers when it loads, so a run started another way (MMPose's
 ``tools/train.py``, notebooks) gets the same errors.
@@ -337,6 +338,8 @@ def teacher_specs(cfg) -> list[tuple[str, dict]]:
 
 
 def check_teachers(cfg) -> None:
+    """Each teacher's config exists and its checkpoint (a file, a work_dir or
+    a URL, downloaded here into torch hub's cache) is intact."""
     from kdkit.distill.teacher import resolve_checkpoint, resolve_path
     for field, spec in teacher_specs(cfg):
         if spec.get('config'):
@@ -350,7 +353,88 @@ def check_teachers(cfg) -> None:
             except FileNotFoundError as e:
                 raise InputError(f'{field}.checkpoint: ' + _one_line(e).replace(
                     'teacher checkpoint: ', '')) from None
-            check_checkpoint_file(ckpt, f'{field}.checkpoint')
+            check_checkpoint_file(download(ckpt, f'{field}.checkpoint'), f'{field}.checkpoint')
+
+
+def download(path, field: str):
+    """A local path as given; an ``http(s)://`` URL downloaded (once) into
+    torch hub's cache, where MMEngine's loader will find it: its cached file."""
+    from kdkit.utils.checkpoint import DownloadError, cached_download, is_url
+    if not is_url(path):
+        return path
+    try:
+        return cached_download(str(path))
+    except DownloadError as e:
+        raise InputError(f'{field}: {e}') from None
+
+
+def check_model_checkpoint(cfg, path, field: str = 'load_from') -> None:
+    """``path`` (a file or URL) holds the weights of ``cfg``'s model (the
+    student of a distillation config) once MMPose's renames of older
+    checkpoints are applied; else a one-line :class:`InputError` naming the
+    file, the counts of missing/unexpected keys and an example of each. MMEngine
+    itself only logs a warning and evaluates or trains the layers it could not
+    fill from random weights."""
+    from kdkit.distill.teacher import build_pose_model
+    from kdkit.utils.checkpoint import check_fits
+    try:
+        check_fits(build_pose_model(cfg), path, field)
+    except (ValueError, FileNotFoundError) as e:
+        raise InputError(_one_line(e)) from None
+
+
+PRETRAINED_INITS = ('Pretrained', 'PretrainedInit')
+
+
+def pretrained_inits(node, field: str = 'model') -> list[tuple[str, str]]:
+    """(field, checkpoint) of every ``init_cfg=dict(type='Pretrained',
+    checkpoint=...)`` in a model config, e.g. ``('model.backbone.init_cfg', ...)``."""
+    found = []
+    if isinstance(node, dict):
+        init = node.get('init_cfg')
+        inits = init if isinstance(init, (list, tuple)) else [init]
+        for i, entry in enumerate(inits):
+            if (isinstance(entry, dict) and entry.get('type') in PRETRAINED_INITS
+                    and entry.get('checkpoint')):
+                name = f'{field}.init_cfg' + (f'[{i}]' if isinstance(init, (list, tuple)) else '')
+                found.append((name, str(entry['checkpoint'])))
+        for key, value in node.items():
+            if key != 'init_cfg':
+                found += pretrained_inits(value, f'{field}.{key}')
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            found += pretrained_inits(value, f'{field}[{i}]')
+    return found
+
+
+def check_pretrained(cfg) -> None:
+    """Every pretrained checkpoint the model's ``init_weights`` will load
+    (``init_cfg=dict(type='Pretrained')``, e.g. a stock config's ImageNet
+    backbone) is there: a local file exists, a URL (``http(s)://`` and
+    MMEngine's ``torchvision://``, ``mmcls://``, ``open-mmlab://`` names) is
+    downloaded now into torch hub's cache, where MMEngine then finds it. Without
+    network: a one-line error naming the field, not a urllib traceback from
+    inside the Runner."""
+    from kdkit.utils.checkpoint import (DownloadError, cached_download, checkpoint_url,
+                                       is_url, read_state_dict)
+    for field, ckpt in pretrained_inits(cfg.get('model')):
+        url = checkpoint_url(ckpt)
+        if url is None:
+            if '://' not in ckpt and not Path(ckpt).expanduser().is_file():
+                raise InputError(f'{field}: {ckpt} does not exist (a pretrained checkpoint '
+                                 f'for init_weights; set {field}=None to start from random '
+                                 'weights)')
+            continue  # another storage backend: MMEngine's
+        try:
+            cached = cached_download(url)
+        except DownloadError as e:
+            raise InputError(f'{field}: {e}, or set {field}=None to start from random '
+                             'weights') from None
+        if is_url(ckpt):  # kdkit's URL loader reads it weights-only: say now if it cannot
+            try:
+                read_state_dict(cached, field)
+            except ValueError as e:
+                raise InputError(_one_line(e)) from None
 
 
 def check_run_config(cfg, splits: tuple = ('train', 'val'), check_out_dir: bool = True) -> None:
@@ -365,6 +449,9 @@ def check_run_config(cfg, splits: tuple = ('train', 'val'), check_out_dir: bool 
         check_work_dir(cfg.work_dir)
     if cfg.get('load_from') and not cfg.get('resume'):
         check_checkpoint_file(cfg.load_from, 'load_from')
+        check_model_checkpoint(cfg, cfg.load_from, 'load_from')
+    if 'train' in splits:  # the Runner's init_weights runs in train() only
+        check_pretrained(cfg)
     check_hooks(cfg)
     check_teachers(cfg)
     model_k = head_out_channels(cfg.get('model'))

@@ -70,3 +70,41 @@ def test_normalisation_affine_maps_student_to_teacher_inputs():
     raw = torch.tensor([150., 0., 255.]).view(1, 3, 1, 1)
     x_s = (raw - 100.) / 50.
     assert torch.allclose(x_s * scale + shift, raw / 255.)
+
+
+# ------------------------------------------------ checkpoints from elsewhere
+def test_teacher_checkpoint_from_a_url(teacher_ckpt, http_files, torch_hub_dir):
+    url = http_files(teacher_ckpt.parent, requests=1) + '/' + teacher_ckpt.name
+    assert resolve_checkpoint(url) == url
+    teacher = FrozenTeacher.from_config(TEACHER, url)
+    assert teacher.fingerprint() == FrozenTeacher.from_config(TEACHER, teacher_ckpt).fingerprint()
+    assert (torch_hub_dir / 'checkpoints' / teacher_ckpt.name).is_file()  # MMEngine's cache
+
+
+def test_teacher_url_is_checked_before_the_run(tmp_path, closed_port, torch_hub_dir):
+    from mmengine.config import Config
+
+    from kdkit.utils.validate import InputError, check_teachers
+    url = f'http://127.0.0.1:{closed_port}/teacher.pth'
+    cfg = Config(dict(custom_hooks=[dict(type='DistillLossHook',
+                                         teacher=dict(config=TEACHER, checkpoint=url))]))
+    with pytest.raises(InputError) as e:
+        check_teachers(cfg)
+    assert str(e.value).startswith(f'custom_hooks[0].teacher.checkpoint: cannot download {url} '
+                                   '(URLError: ')
+    assert '\n' not in str(e.value)
+
+
+def test_mmpose_0x_checkpoint_loads_as_teacher(teacher_ckpt, tmp_path, mmpose0x_checkpoint):
+    old = mmpose0x_checkpoint(teacher_ckpt, tmp_path / 'old.pth')
+    teacher = FrozenTeacher.from_config(TEACHER, old)
+    assert teacher.fingerprint() == FrozenTeacher.from_config(TEACHER, teacher_ckpt).fingerprint()
+
+
+def test_build_pose_model_leaves_the_callers_config_alone():
+    """The pre-run check builds the run's model: its init_cfg must survive."""
+    from kdkit.distill.teacher import load_any_config
+    cfg = load_any_config(HM_STUDENT)
+    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint='https://x/backbone.pth')
+    build_pose_model(cfg)
+    assert cfg.model.backbone.init_cfg.checkpoint == 'https://x/backbone.pth'
