@@ -255,14 +255,14 @@ def run_demo(profile: str = 'quick', seeds=(0,), retrain: bool = False,
                   seconds=round(time.time() - t0, 1), rows=rows,
                   command='kdkit demo --profile {} --seeds {}'.format(
                       profile, ' '.join(map(str, seeds))))
-    if figure:
-        record['figure'] = str(demo_figure(rows, pairs[0], root, out / 'demo.png'))
-    atomic_write_text(out / 'results.json', json.dumps(record, indent=2, default=str))
     atomic_write_text(out / 'results.md', table + '\n')
+    atomic_write_text(out / 'results.json', json.dumps(record, indent=2, default=str))
     print(table)
     print(f'test split of {root}; seeds {" ".join(map(str, seeds))}; '
-          f'{record["seconds"]:.0f} s; table: {out}/results.md')
-    if figure:
+          f'{record["seconds"]:.0f} s; table: {out}/results.md', flush=True)
+    if figure:  # after the table: a failure here loses no result
+        record['figure'] = str(demo_figure(rows, pairs[0], root, out / 'demo.png'))
+        atomic_write_text(out / 'results.json', json.dumps(record, indent=2, default=str))
         print(f'figure: {record["figure"]}')
     return record
 
