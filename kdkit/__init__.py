@@ -19,6 +19,8 @@ _KNOWN_WARNINGS = (
     (r'``MultiScaleDeformableAttention`` has been moved to', ImportWarning),
     (r'pkg_resources is deprecated as an API', UserWarning),
     (r'The metainfo config file "configs/_base_/datasets/coco\.py" does not exist', UserWarning),
+    # mmdet's CSPNeXt (RTMPose's backbone) on every forward pass
+    (r'`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated', FutureWarning),
 )
 for _message, _category in _KNOWN_WARNINGS:
     _warnings.filterwarnings('ignore', message=_message, category=_category)
