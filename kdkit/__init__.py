@@ -18,7 +18,9 @@ _KNOWN_WARNINGS = (
     (r'`torch\.jit\.interface` is deprecated', DeprecationWarning),
     (r'``MultiScaleDeformableAttention`` has been moved to', ImportWarning),
     (r'pkg_resources is deprecated as an API', UserWarning),
-    (r'The metainfo config file "configs/_base_/datasets/coco\.py" does not exist', UserWarning),
+    # (any of MMPose's dataset metainfo files: a whole-body or Halpe teacher's too)
+    (r'The metainfo config file "configs/_base_/datasets/[\w.-]+\.py" does not exist',
+     UserWarning),
     # mmdet's CSPNeXt (RTMPose's backbone) on every forward pass
     (r'`torch\.cuda\.amp\.autocast\(args\.\.\.\)` is deprecated', FutureWarning),
 )

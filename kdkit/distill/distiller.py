@@ -114,7 +114,7 @@ class Distiller(nn.Module):
             input_size=(inputs.shape[-1], inputs.shape[-2]),
             is_labeled=None)
         ctx.is_labeled = ctx.gt_weights.sum(dim=1) > 0
-        kpt_weights = self.synthesis.keypoint_weights(ctx)
+        kpt_weights = self.keypoint_mask(self.synthesis.keypoint_weights(ctx), inputs)
 
         raw = {GT_TERM: sum(v for k, v in head_losses.items() if k.startswith('loss'))}
         for name, term in self.terms.items():
@@ -134,6 +134,19 @@ class Distiller(nn.Module):
         # keep the head's non-loss logs (e.g. acc_pose)
         losses.update({k: v for k, v in head_losses.items() if not k.startswith('loss')})
         return losses
+
+    def keypoint_mask(self, kpt_weights, inputs: torch.Tensor):
+        """The rule's (B, K) key-point weights (None: all ones) times the
+        teacher's key-point mask: student key points the teacher has no
+        counterpart for (a partial ``keypoint_map``) are left out of every
+        per-key-point KD term."""
+        mask = getattr(self.teacher, 'keypoint_mask', None)
+        if mask is None:
+            return kpt_weights
+        mask = mask.to(inputs.device, inputs.dtype)[None]
+        if kpt_weights is None:
+            return mask.expand(inputs.shape[0], -1)
+        return kpt_weights * mask
 
     def check_finite(self, raw: dict) -> None:
         for name, value in raw.items():

@@ -12,6 +12,11 @@ Before training it builds the frozen teacher next to (not inside) the student
 and routes the student's ``loss`` through :class:`Distiller`. Checkpoints
 therefore hold the plain student and load into the plain student config.
 Terms or rules with trainable parameters need :class:`KDPoseEstimator`.
+
+A model-zoo teacher (a URL checkpoint with MMPose 0.x key names), a teacher
+with other key points (COCO-WholeBody, Halpe; paired by name) or at another
+input size or codec (UDP or not) is mapped onto the student by
+:mod:`kdkit.distill.mapping`.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from mmengine.model import is_model_wrapper
 from mmpose.registry import HOOKS
 
 from kdkit.distill.distiller import Distiller
+from kdkit.distill.mapping import check_cfg_options, check_keypoint_map_spec
 from kdkit.distill.teacher import FrozenTeacher, load_any_config
 from kdkit.utils.validate import check_keypoint_match
 
@@ -35,9 +41,36 @@ class DistillLossHook(Hook):
     """Plug a distillation loss into a plain MMPose top-down model.
 
     Args:
-        teacher: ``dict(config=..., checkpoint=..., cfg_options=None)``; the
-            checkpoint may be a ``.pth``, an ``http(s)://`` URL (downloaded
-            once into torch hub's cache) or a work_dir (its best/last checkpoint).
+        teacher: ``dict(config=..., checkpoint=..., cfg_options=None,
+            keypoint_map=None, metainfo=None)``:
+
+            - ``config``: the teacher's MMPose config (a file or ``mmpose::...``);
+            - ``checkpoint``: a ``.pth``, an ``http(s)://`` URL (downloaded
+              once into torch hub's cache; MMPose 0.x names such as
+              ``keypoint_head.*`` are renamed as MMPose loads them) or a
+              work_dir (its best/last checkpoint);
+            - ``cfg_options``: overrides merged into the teacher config
+              (``codec=`` is refused: it would change nothing);
+            - ``keypoint_map``: how the teacher's key points teach the
+              student's, compared by name (the teacher's from its config's
+              dataset metainfo, the student's from the run's training data).
+              Default None: the names must be the same, or the student's all
+              among the teacher's (a COCO-WholeBody/Halpe/DWPose teacher for
+              a COCO student: picked by name); ``'auto'``: the shared names
+              only, the student's other key points masked out of the KD
+              terms; ``dict(student_name=teacher_name or None)``: pairs added
+              to (or removed from) the by-name map, e.g.
+              ``dict(head_top='head')``; a list of one teacher index (or
+              None) per student key point, for a teacher without names;
+            - ``metainfo``: the teacher's key-point names when its config has
+              no dataset metainfo: ``dict(from_file='configs/_base_/datasets/
+              coco_wholebody.py')``, a metainfo dict or a list of names.
+
+            A teacher at another input size or codec (UDP or not, heatmap or
+            SimCC) is fed the student's crop resampled to its input size and
+            its outputs resampled onto the student's grid; the two inputs
+            must have the same aspect ratio. Normalisation and ``bgr_to_rgb``
+            are re-mapped when the two data preprocessors differ.
         terms: ``{name: loss config}``; each is logged as ``loss_<name>``.
         weights: ``{'gt': w, name: w, ...}``.
         synthesis: the synthesis rule config (default ``WeightedSum``).
@@ -49,10 +82,13 @@ class DistillLossHook(Hook):
                  synthesis: dict | None = None):
         if not isinstance(teacher, dict) or not {'config', 'checkpoint'} <= set(teacher):
             raise ValueError("DistillLossHook.teacher: expected dict(config=..., "
-                             f'checkpoint=...[, cfg_options=...]), got {teacher!r}')
-        unknown = set(teacher) - {'config', 'checkpoint', 'cfg_options'}
+                             f'checkpoint=...[, cfg_options=..., keypoint_map=..., '
+                             f'metainfo=...]), got {teacher!r}')
+        unknown = set(teacher) - set(TEACHER_KEYS)
         if unknown:
-            raise ValueError(f'DistillLossHook.teacher: unknown keys {sorted(unknown)}')
+            raise ValueError(f'DistillLossHook.teacher: unknown keys {sorted(unknown)} '
+                             f'(expected {", ".join(TEACHER_KEYS)})')
+        check_teacher_spec(teacher, 'DistillLossHook.teacher')
         self.teacher_cfg = teacher
         self.distiller = Distiller(terms, weights, synthesis)
         if self.distiller.has_params:
@@ -66,18 +102,49 @@ class DistillLossHook(Hook):
         check_data_keypoints(runner, model)
         device = next(model.parameters()).device
         if self.distiller.teacher is None:
+            spec = self.teacher_cfg
+            dataset = getattr(runner.train_dataloader, 'dataset', None)
             self.distiller.teacher = FrozenTeacher.from_config(
-                self.teacher_cfg['config'], self.teacher_cfg['checkpoint'],
-                student=model, cfg_options=self.teacher_cfg.get('cfg_options'))
+                spec['config'], spec['checkpoint'], student=model,
+                cfg_options=spec.get('cfg_options'), keypoint_map=spec.get('keypoint_map'),
+                metainfo=spec.get('metainfo'),
+                student_meta=getattr(dataset, 'metainfo', None) or None,
+                student_cfg=runner.cfg, field=teacher_field(runner.cfg))
         self.distiller.teacher.to(device)
         self.distiller.to(device)
         install_distiller(model, self.distiller)
         runner.logger.info(
             f'kdkit: distilling from {self.teacher_cfg["config"]} with terms '
             f'{list(self.distiller.terms)} and {type(self.distiller.synthesis).__name__}')
+        mapped = self.distiller.teacher.describe()
+        if mapped:
+            runner.logger.info(f'kdkit: teacher mapped onto the student: {mapped}')
 
     def after_train(self, runner) -> None:
         uninstall_distiller(unwrap(runner.model))
+
+
+TEACHER_KEYS = ('config', 'checkpoint', 'cfg_options', 'keypoint_map', 'metainfo')
+
+
+def check_teacher_spec(spec: dict, field: str) -> None:
+    """The form of a teacher dict's optional keys, in one line naming the field."""
+    check_cfg_options(spec.get('cfg_options'), f'{field}.cfg_options')
+    check_keypoint_map_spec(spec.get('keypoint_map'), f'{field}.keypoint_map')
+    meta = spec.get('metainfo')
+    if meta is not None and not (isinstance(meta, (dict, str)) or (
+            isinstance(meta, (list, tuple)) and all(isinstance(n, str) for n in meta))):
+        raise ValueError(f"{field}.metainfo: expected dict(from_file=...), a metainfo dict, "
+                         f'a file path or a list of key-point names, got {meta!r}')
+
+
+def teacher_field(cfg) -> str:
+    """Where the DistillLossHook's teacher dict sits in a config, for messages:
+    ``custom_hooks[i].teacher``."""
+    for i, hook in enumerate((cfg.get('custom_hooks') if cfg is not None else None) or []):
+        if isinstance(hook, dict) and is_distill_hook_cfg(hook):
+            return f'custom_hooks[{i}].teacher'
+    return 'DistillLossHook.teacher'
 
 
 def check_data_keypoints(runner, model) -> None:

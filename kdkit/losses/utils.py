@@ -39,15 +39,20 @@ def check_same_leading(pred_s: Tensor, pred_t: Tensor, n: int,
             f'{tuple(pred_t.shape)} differ in their first {n} dims')
 
 
-def resample_linear(x: Tensor, size: int, dim: int = -1) -> Tensor:
-    """Resample ``x`` along ``dim`` to ``size`` cells spanning the same input
-    extent (cell ``i`` reads position ``i * n_in / size``; see module doc)."""
+def resample_linear(x: Tensor, size: int, dim: int = -1,
+                    scale: Optional[float] = None) -> Tensor:
+    """Resample ``x`` along ``dim`` to ``size`` cells: cell ``i`` reads
+    position ``i * scale``, by default ``scale = n_in / size`` (the same
+    input extent, see module doc); :mod:`kdkit.distill.mapping` passes the
+    scale between two models' grids."""
     n_in = x.shape[dim]
-    if n_in == size:
-        return x
+    if scale is None:
+        if n_in == size:
+            return x
+        scale = n_in / size
     # positions in float32 even for half inputs: bins reach the thousands
     pos = torch.arange(size, device=x.device, dtype=torch.float32)
-    pos = (pos * (n_in / size)).clamp(max=n_in - 1)
+    pos = (pos * float(scale)).clamp(min=0, max=n_in - 1)
     lo = pos.floor().long()
     hi = (lo + 1).clamp(max=n_in - 1)
     frac_shape = [1] * x.dim()

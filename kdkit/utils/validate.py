@@ -3,8 +3,9 @@
 ``kdkit train`` / ``kdkit test`` call :func:`check_run_config` before the
 MMEngine Runner exists, so a bad data root, annotation file, image list,
 key-point count, checkpoint (missing, truncated, or not fitting the model),
-pretrained download, hook argument or work_dir stops the run before
-anything is written. :class:`~kdkit.data.VideoPoseDataset` uses the same
+pretrained download, hook argument, teacher that cannot be mapped onto the
+student (key-point names, crop aspect, codec) or work_dir stops the run
+before anything is written. :class:`~kdkit.data.VideoPoseDataset` uses the same
 message helpers when it loads, so a run started another way (MMPose's
 ``tools/train.py``, notebooks) gets the same errors.
 """
@@ -356,6 +357,23 @@ def check_teachers(cfg) -> None:
             check_checkpoint_file(download(ckpt, f'{field}.checkpoint'), f'{field}.checkpoint')
 
 
+def check_teacher_alignment(cfg, spec: dict, field: str) -> None:
+    """The teacher can be mapped onto the run's student (key points by name,
+    input aspect, codecs), judged from the two configs alone; the message
+    names the field, e.g. ``custom_hooks[1].teacher.keypoint_map``."""
+    from kdkit.distill.mapping import check_cfg_options, config_view, plan_alignment
+    from kdkit.distill.teacher import load_any_config
+    try:
+        check_cfg_options(spec.get('cfg_options'), f'{field}.cfg_options')
+        teacher_cfg = load_any_config(spec['config'])
+        if spec.get('cfg_options'):
+            teacher_cfg.merge_from_dict(dict(spec['cfg_options']))
+        plan_alignment(config_view(teacher_cfg, spec.get('metainfo'), 'teacher'),
+                       config_view(cfg, None, 'student'), spec.get('keypoint_map'), field)
+    except ValueError as e:
+        raise InputError(_one_line(e)) from None
+
+
 def download(path, field: str):
     """A local path as given; an ``http(s)://`` URL downloaded (once) into
     torch hub's cache, where MMEngine's loader will find it: its cached file."""
@@ -463,3 +481,6 @@ def check_run_config(cfg, splits: tuple = ('train', 'val'), check_out_dir: bool 
         data_k = check_dataset_cfg(loader.get('dataset'), field)
         name = dataset_num_keypoints(loader['dataset'])[1] if data_k else ''
         check_keypoint_match(data_k, model_k, field, name)
+    for field, spec in teacher_specs(cfg):  # after the data-vs-student checks
+        if spec.get('config'):
+            check_teacher_alignment(cfg, spec, field)

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from kdkit.distill.teacher import (FrozenTeacher, build_pose_model, check_compatible,
-                                   normalisation_affine, resolve_checkpoint)
+from kdkit.distill.teacher import (FrozenTeacher, build_pose_model, normalisation_affine,
+                                   resolve_checkpoint)
 
 TEACHER = 'configs/teacher/td-hm_res18_quick_kdkit-video-128x96.py'
 HM_STUDENT = 'configs/student/td-hm_mobilenetv2_quick_kdkit-video-128x96.py'
@@ -28,12 +28,35 @@ def test_keypoint_count_mismatch_is_named(teacher_ckpt):
         FrozenTeacher.from_config(TEACHER, teacher_ckpt, student=student)
 
 
-def test_input_size_mismatch_explains_fix():
-    teacher = build_pose_model(TEACHER)
+def test_teacher_at_another_input_size_is_mapped_not_refused(teacher_ckpt):
+    """Before: 'codec input_size (96, 128) differs ... set cfg_options=dict(codec=...)'
+    (a hint that changed nothing). Now the teacher sees the student's crop at
+    its own size and its heatmaps come back on the student's grid."""
     student = build_pose_model(HM_STUDENT, cfg_options=dict(
-        model=dict(head=dict(decoder=dict(input_size=(192, 256), heatmap_size=(48, 64))))))
-    with pytest.raises(ValueError, match=r'input_size \(96, 128\) differs .*retrain'):
-        check_compatible(teacher, student, TEACHER)
+        model=dict(head=dict(decoder=dict(input_size=(48, 64), heatmap_size=(12, 16))))))
+    teacher = FrozenTeacher.from_config(TEACHER, teacher_ckpt, student=student)
+    out = teacher(torch.randn(2, 3, 64, 48))
+    assert out['heatmap'].shape == (2, 17, 16, 12)
+    assert 'input 48x64 -> 96x128' in teacher.describe()
+
+
+def test_aspect_ratio_mismatch_is_refused_in_one_line(teacher_ckpt):
+    student = build_pose_model(HM_STUDENT, cfg_options=dict(
+        model=dict(head=dict(decoder=dict(input_size=(96, 96), heatmap_size=(24, 24))))))
+    with pytest.raises(ValueError, match=r'^custom_hooks\[1\]\.teacher: teacher input 96x128 '
+                       r'\(w/h 0\.750\) and student input 96x96 \(w/h 1\.000\) differ in '
+                       r'aspect ratio.*unsupported') as e:
+        FrozenTeacher.from_config(TEACHER, teacher_ckpt, student=student,
+                                  field='custom_hooks[1].teacher')
+    assert '\n' not in str(e.value)
+
+
+def test_codec_cfg_option_is_refused_not_ignored(teacher_ckpt):
+    """cfg_options=dict(codec=...) does not reach model.head.decoder."""
+    with pytest.raises(ValueError, match=r'^teacher\.cfg_options\.codec has no effect.*'
+                       r'model\.head\.decoder'):
+        FrozenTeacher.from_config(TEACHER, teacher_ckpt, cfg_options=dict(
+            codec=dict(input_size=(192, 256))))
 
 
 def test_wrong_architecture_checkpoint_is_rejected(tmp_path):

@@ -65,3 +65,11 @@ def test_losses_build_from_config(cfg):
     assert isinstance(loss, BaseDistillLoss)
     assert type(loss).__name__ in LOSSES
     assert loss.has_params == (cfg['type'] == 'FeatureMSEDistillLoss')
+
+
+def test_resample_linear_with_an_explicit_scale():
+    """Cell i reads position i * scale (two models' grids, kdkit.distill.mapping)."""
+    x = torch.tensor([0.0, 10.0, 20.0, 30.0])
+    assert resample_linear(x, 3, scale=0.5).tolist() == [0.0, 5.0, 10.0]
+    assert resample_linear(x, 3, scale=1.25).tolist() == [0.0, 12.5, 25.0]
+    assert resample_linear(x, 4, scale=1.0).tolist() == x.tolist()

@@ -2,9 +2,9 @@
 and what was expected, before anything is written where possible.
 
 Cases covered elsewhere (not repeated here):
-  * teacher/student key-point count and codec input size on the models:
-    tests/test_distill/test_teacher.py (test_keypoint_count_mismatch_is_named,
-    test_input_size_mismatch_explains_fix); here through a real run.
+  * teacher/student key points (by name, keypoint_map) and crops/codecs on the
+    models: tests/test_distill/test_teacher.py, tests/test_distill/test_mapping.py;
+    here through a real run.
   * truncated / wrong-architecture / non-checkpoint files:
     tests/test_distill/test_teacher.py, tests/test_utils/test_checkpoint.py.
   * typo'd top-level key in a config file / hook argument: tests/test_configs.py.
@@ -175,18 +175,35 @@ def test_keypoint_count_data_vs_student(kd_options, tmp_path):
         runner.train()
 
 
-def test_teacher_student_codec_mismatch_explains_fix(kd_options, tmp_path):
-    """Teacher trained at another input size: named, with the fix."""
-    teacher_opts = dict(model=dict(head=dict(decoder=dict(input_size=(192, 256),
-                                                          heatmap_size=(48, 64)))))
-    opts = kd_options(tmp_path / 'work', **{'custom_hooks.1.teacher.cfg_options': teacher_opts})
+def test_teacher_at_another_aspect_ratio_is_refused(kd_options, tmp_path):
+    """A teacher at another input size is mapped onto the student; one at
+    another aspect ratio sees another crop: refused in one line naming the
+    field, before the run (kdkit train) and in the hook (tools/train.py)."""
+    teacher_opts = dict(model=dict(head=dict(decoder=dict(input_size=(96, 96),
+                                                          heatmap_size=(24, 24)))))
+    work = tmp_path / 'work'
+    opts = kd_options(work, **{'custom_hooks.1.teacher.cfg_options': teacher_opts})
+    expected = (r'^custom_hooks\[1\]\.teacher: teacher input 96x96 \(w/h 1\.000\) and student '
+                r'input 96x128 \(w/h 0\.750\) differ in aspect ratio, .* unsupported')
+    with pytest.raises(InputError, match=expected) as e:
+        train(KD_CFG, cfg_options=opts)
+    one_line(e)
+    expect_nothing_written(work)
     runner = build_runner(load_config(KD_CFG, opts))
-    with pytest.raises(ValueError) as e:
+    with pytest.raises(ValueError, match=expected):
         runner.train()
-    msg = one_line(e)
-    assert msg.startswith('teacher configs/teacher/td-hm_res18_16e_kdkit-video-128x96.py: '
-                          "codec input_size (192, 256) differs from the student's (96, 128)")
-    assert 'retrain the teacher at (96, 128) or set teacher=dict(..., cfg_options=' in msg
+
+
+def test_codec_cfg_option_for_the_teacher_is_refused(kd_options, tmp_path):
+    """``cfg_options=dict(codec=...)`` (the old hint) changes nothing: refused."""
+    work = tmp_path / 'work'
+    opts = kd_options(work, **{'custom_hooks.1.teacher.cfg_options': dict(
+        codec=dict(input_size=(192, 256)))})
+    with pytest.raises(InputError, match=r'custom_hooks\[1\] \(DistillLossHook\): '
+                       r'DistillLossHook\.teacher\.cfg_options\.codec has no effect') as e:
+        train(KD_CFG, cfg_options=opts)
+    one_line(e)
+    expect_nothing_written(work)
 
 
 def test_teacher_student_keypoint_mismatch(kd_options, tmp_path):
@@ -198,9 +215,24 @@ def test_teacher_student_keypoint_mismatch(kd_options, tmp_path):
     opts = kd_options(tmp_path / 'work', **{'custom_hooks.1.teacher.cfg_options': teacher_opts,
                                             'custom_hooks.1.teacher.checkpoint': str(ckpt)})
     runner = build_runner(load_config(KD_CFG, opts))
-    with pytest.raises(ValueError, match=r'^teacher configs/teacher/\S+: predicts 16 key points, '
-                       r'the student 17; distillation needs the same key-point set$'):
+    with pytest.raises(ValueError, match=r'^custom_hooks\[1\]\.teacher\.metainfo: 17 key-point '
+                       r'names \(coco: nose, left_eye, right_eye, \.\.\.\) but the teacher predicts '
+                       r'16 key points; give the metainfo of its training data$'):
         runner.train()
+
+
+def test_teacher_with_other_keypoint_names_is_refused(kd_options, tmp_path):
+    """Same count, other names (a COCO teacher for PoseTrack18 data): named,
+    with the keypoint_map fix, before the run."""
+    work = tmp_path / 'work'
+    opts = kd_options(work, **{'train_dataloader.dataset.metainfo': dict(
+        from_file='configs/_base_/datasets/posetrack18.py')})
+    with pytest.raises(InputError, match=r"^custom_hooks\[1\]\.teacher: key point 1 is "
+                       r"'head_bottom' in the student \(posetrack18\) but 'left_eye' in the "
+                       r"teacher \(coco\).*keypoint_map='auto'") as e:
+        train(KD_CFG, cfg_options=opts)
+    one_line(e)
+    expect_nothing_written(work)
 
 
 # -------------------------------------------------------------- checkpoints
