@@ -7,6 +7,7 @@ import contextlib
 import uuid
 from pathlib import Path
 
+from kdkit.distill.estimator import synthesis_paramwise
 from kdkit.distill.hook import is_distill_hook_cfg
 from kdkit.engine.hooks import ProgressBarHook
 from kdkit.utils.console import is_verbose, quiet_stage
@@ -74,6 +75,8 @@ def build_runner(cfg, launcher: str = 'none', seed: int | None = None):
         # MMEngine keeps one visualizer per name per process: a second Runner
         # (demo, notebooks, bench) would log into the first run's folder
         cfg.visualizer['name'] = f'visualizer_{uuid.uuid4().hex[:8]}'
+    # a learned synthesis rule gets its own lr, without weight decay
+    synthesis_paramwise(cfg)
     return Runner.from_cfg(cfg)
 
 

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from kdkit.distill.outputs import capture_head_forward, split_head_outputs
+from kdkit.synthesis.labels import input_keypoints
 
 GT_TERM = 'gt'
 
@@ -165,12 +166,6 @@ def gt_keypoint_weights(data_samples, like: torch.Tensor) -> torch.Tensor:
 
 
 def gt_input_keypoints(data_samples, like: torch.Tensor):
-    """(B,K,2) labels in model-input pixels, or None if the pipeline did not pack
-    them (``PackPoseInputs(pack_transformed=True)`` does)."""
-    rows = []
-    for ds in data_samples:
-        kpts = ds.gt_instances.get('transformed_keypoints', None)
-        if kpts is None:
-            return None
-        rows.append(torch.as_tensor(kpts, dtype=like.dtype)[0, :, :2])
-    return torch.stack(rows).to(like.device)
+    """(B,K,2) labels in model-input pixels (``transformed_keypoints``, else read
+    back from the packed targets), or None when neither is packed."""
+    return input_keypoints(data_samples, like)

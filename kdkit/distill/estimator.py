@@ -63,3 +63,50 @@ class KDPoseEstimator(TopdownPoseEstimator):
         if self.distiller.teacher is not None:
             self.distiller.teacher.model._apply(fn, *args, **kwargs)
         return self
+
+
+# Learned synthesis parameters (UncertaintyWeighting's log-variances) are a
+# handful of scalars whose targets (log L_i) may lie several units from 0:
+# at the student's lr they barely move in a short schedule, and weight decay
+# pulls them towards 0 (sigma = 1). An Adam-type step is about lr per
+# iteration, so x50 of MMPose's base lrs (5e-4 .. 4e-3) gives 0.025 .. 0.2 per
+# iteration: a few hundred iterations cover that range.
+SYNTHESIS_KEY = 'distiller.synthesis'
+SYNTHESIS_LR_MULT = 50.0
+
+
+def synthesis_paramwise(cfg) -> bool:
+    """Give a learned synthesis rule its own lr and no weight decay.
+
+    For a ``KDPoseEstimator`` config whose rule has parameters, adds
+    ``optim_wrapper.paramwise_cfg.custom_keys['distiller.synthesis'] =
+    dict(lr_mult=SYNTHESIS_LR_MULT, decay_mult=0.0)`` (MMEngine's
+    ``DefaultOptimWrapperConstructor``; the user's other paramwise settings
+    stay) unless a custom key of the config already reaches those parameters.
+    ``decay_mult`` only where the optimizer config sets ``weight_decay``
+    (MMEngine refuses it otherwise; without it there is no decay to undo,
+    except an optimizer's own default such as AdamW's 0.01).
+    kdkit's ``build_runner`` calls it; with MMPose's ``tools/train.py`` add
+    that line to the config. Returns whether the key was added.
+    """
+    model = cfg.get('model') or {}
+    if model.get('type') != 'KDPoseEstimator':
+        return False
+    names = synthesis_param_names((model.get('distill') or {}).get('synthesis'))
+    paramwise = (cfg.get('optim_wrapper') or {}).get('paramwise_cfg') or {}
+    if not names or any(key in name for key in paramwise.get('custom_keys') or {}
+                        for name in names):
+        return False
+    key = dict(lr_mult=SYNTHESIS_LR_MULT)
+    if (cfg.optim_wrapper.get('optimizer') or {}).get('weight_decay') is not None:
+        key['decay_mult'] = 0.0
+    cfg.merge_from_dict({'optim_wrapper.paramwise_cfg.custom_keys': {SYNTHESIS_KEY: key}})
+    return True
+
+
+def synthesis_param_names(synthesis: dict | None) -> list[str]:
+    """Full parameter names of a synthesis rule config inside KDPoseEstimator."""
+    if not synthesis:
+        return []
+    rule = MODELS.build(dict(synthesis))
+    return [f'{SYNTHESIS_KEY}.{name}' for name, _ in rule.named_parameters()]

@@ -42,7 +42,9 @@ class ConfidenceGating(BaseSynthesis):
         g = [c >= threshold] * ([not labelled] or
                                 [|a - y| <= tolerance * max(w, h)])
 
-    where labelled means a labelled frame and gt_weight > 0. So: distil a
+    where labelled means a labelled frame and gt_weight > 0; y comes from
+    ``PackPoseInputs(pack_transformed=True)`` or, in stock pipelines, from
+    the packed targets (:mod:`kdkit.synthesis.labels`). So: distil a
     confident teacher on unlabelled key points, and on labelled ones only
     where it agrees with the label; elsewhere fall back to the label (the GT
     term is untouched). Loss: L = sum_i w_i L_i; the Distiller applies g as
@@ -82,13 +84,19 @@ class ConfidenceGating(BaseSynthesis):
                                   ctx.input_size)
         confident = conf >= self.threshold
         labelled = ctx.is_labeled.bool()[:, None] & (ctx.gt_weights > 0)
-        gate = confident & (~labelled | self._agrees(loc, ctx))
+        gate = confident
+        if labelled.any():  # labels are needed only where there are any
+            gate = gate & (~labelled | self._agrees(loc, ctx))
         gate = gate.to(conf.dtype)
         self.last_gate_ratio = gate.mean().detach()
         return gate
 
     def _agrees(self, loc: Tensor, ctx: SynthesisContext) -> Tensor:
         """(B, K) teacher argmax within tolerance * max(w, h) of the label."""
+        if ctx.gt_keypoints is None:
+            raise ValueError('ConfidenceGating: the batch has no labels in model-input '
+                             'pixels (neither transformed key points nor encoded targets); '
+                             'use PackPoseInputs(pack_transformed=True) in the train pipeline')
         radius = self.tolerance * max(ctx.input_size)
         dist = (loc - ctx.gt_keypoints.to(loc.dtype)).norm(dim=-1)
         return dist <= radius

@@ -24,8 +24,12 @@ class UncertaintyWeighting(BaseSynthesis):
     user/schedule weight (0 switches a term off). Logs 'w_<name>' = effective
     weight w_i exp(-s_i) and 'sigma_<name>' = exp(s_i / 2).
 
-    Has parameters (the s_i): it must be part of the model so the optimizer
-    updates them.
+    Has parameters (the s_i): it must be part of the model
+    (``KDPoseEstimator``) so the optimizer updates them. kdkit's runs give
+    them their own lr (x ``SYNTHESIS_LR_MULT``) and no weight decay, through
+    ``optim_wrapper.paramwise_cfg.custom_keys['distiller.synthesis']``
+    (:func:`kdkit.distill.estimator.synthesis_paramwise`); with MMPose's
+    ``tools/train.py`` add that key to the config.
 
     Args:
         terms: names of the terms whose weight is learned.

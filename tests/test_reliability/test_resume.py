@@ -197,7 +197,7 @@ def test_killed_teacher_cache_writer_leaves_no_corrupt_cache(tmp_path, kill_at):
     names = sorted(p.name for p in folder.iterdir())
     # only complete files under their real names, plus the writer's temp file
     assert 'manifest.json' not in names
-    assert ('outputs.pt' in names) == (kill_at == 2)
+    assert (tc.STORE_NAME in names) == (kill_at == 2)
     assert any(n.endswith('.tmp') for n in names)
     expected = dict(version=tc.CACHE_VERSION, teacher='abc', pipeline=['x'])
     assert tc.load_cache(folder, expected, augmented=True, rotation=True) is None  # recompute

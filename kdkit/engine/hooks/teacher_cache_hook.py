@@ -8,8 +8,13 @@ Before training it computes (or loads) the teacher's outputs for every
 training instance's un-augmented crop and sets the run's
 ``distiller.teacher_source`` to a :class:`~kdkit.distill.cache.TeacherOutputCache`,
 which maps them into each augmented crop (see :mod:`kdkit.distill.cache`).
+The outputs stay on the CPU, memory-mapped from ``<cache dir>/outputs.npy``;
+each batch moves only its own rows to the model's device.
 The train pipeline's ``PackPoseInputs`` is extended with the metainfo keys
-the mapping reads (``bbox_rotation`` when ``RandomBBoxTransform`` rotates).
+the mapping reads (``bbox_rotation`` when ``RandomBBoxTransform`` rotates),
+and again when a hook swaps the pipeline (RTMPose's ``PipelineSwitchHook``
+stage 2: this hook runs after it, at 'BELOW_NORMAL'); a new pipeline must
+crop as the first did and is checked like it.
 Heatmap and SimCC teachers only: feature terms need the online teacher.
 """
 from __future__ import annotations
@@ -18,9 +23,12 @@ import hashlib
 from pathlib import Path
 from typing import Optional
 
+import torch
 from mmengine.dist import barrier, get_rank
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
+
+from kdkit.distill import cache as tc
 
 
 @HOOKS.register_module()
@@ -30,12 +38,15 @@ class TeacherCacheHook(Hook):
             one across runs (an ablation grid) to compute the teacher once.
         batch_size: teacher batch size for the caching pass (default: the
             train dataloader's).
-        persist: keep the cache on disk (and reuse a matching one).
+        persist: keep the cache on disk (and reuse a matching one); False
+            keeps the outputs in CPU memory for this run only (small data).
         release_teacher: move the teacher's weights to the CPU afterwards, so
             they stop taking accelerator memory.
     """
 
-    priority = 'ABOVE_NORMAL'  # after DistillLossHook ('HIGH') built the teacher
+    # after DistillLossHook ('HIGH') built the teacher, and after a
+    # PipelineSwitchHook ('NORMAL') swapped the pipeline at an epoch start
+    priority = 'BELOW_NORMAL'
 
     def __init__(self, cache_dir: Optional[str] = None, batch_size: Optional[int] = None,
                  persist: bool = True, release_teacher: bool = True):
@@ -47,6 +58,8 @@ class TeacherCacheHook(Hook):
         self.cache = None
         self.source = None  # 'computed' | 'loaded'
         self.folder = None  # the cache dir in use
+        self.transforms = None  # the train pipeline prepared for the cache
+        self.clean = None  # its un-augmented crop steps
 
     def before_train(self, runner) -> None:
         from kdkit.distill.hook import find_distiller, unwrap
@@ -59,18 +72,38 @@ class TeacherCacheHook(Hook):
         if self.release_teacher:
             teacher.to('cpu')
         runner.logger.info(f'kdkit: teacher cache {self.source}: {len(self.cache)} instances '
-                           f'({self.cache.kind}, float16) in {self.folder}')
+                           f'({self.cache.kind}, float16, on the CPU) in {self.folder}')
 
-    def load_or_compute(self, runner, model, teacher):
-        from kdkit.distill import cache as tc
-        dataset = runner.train_dataloader.dataset
-        transforms = pipeline_transforms(dataset)
-        kind = teacher_kind(teacher, transforms) if has_affine(transforms) else 'heatmap'
+    def before_train_epoch(self, runner) -> None:
+        """Prepare a train pipeline swapped in since the last epoch."""
+        transforms = pipeline_transforms(runner.train_dataloader.dataset)
+        if self.cache is None or transforms is self.transforms:
+            return
+        needs = self.prepare(runner, transforms, self.cache.kind)
+        if [repr(t) for t in tc.clean_transforms(transforms)] != self.clean:
+            raise tc.TeacherCacheError(
+                'teacher cache: the new train pipeline crops differently from the one the '
+                'cache was made for (LoadImage / GetBBoxCenterScale / TopdownAffine differ); '
+                'use the online teacher')
+        self.cache.augmented, self.cache.rotation = needs['augmented'], needs['rotation']
+        runner.logger.info('kdkit: teacher cache follows the new train pipeline')
+
+    def prepare(self, runner, transforms, kind: str) -> dict:
+        """Check a train pipeline and make it pack what the cache warp reads."""
         needs = tc.check_pipeline(transforms, kind)
         added = tc.ensure_meta_keys(transforms, needs['rotation'])
         if added:
             runner.logger.info(f'kdkit: TeacherCacheHook packs {added} for the cache warp')
+        self.transforms = transforms
+        return needs
+
+    def load_or_compute(self, runner, model, teacher):
+        dataset = runner.train_dataloader.dataset
+        transforms = pipeline_transforms(dataset)
+        kind = teacher_kind(teacher, transforms) if has_affine(transforms) else 'heatmap'
+        needs = self.prepare(runner, transforms, kind)
         clean = tc.clean_transforms(transforms)
+        self.clean = [repr(t) for t in clean]
         expected = tc.fingerprint(teacher_hash(teacher), clean, dataset, model.data_preprocessor)
         root = Path(self.cache_dir or Path(runner.work_dir) / 'teacher_cache')
         self.folder = root / tc.cache_key(expected)
@@ -78,18 +111,18 @@ class TeacherCacheHook(Hook):
         self.source = 'loaded' if cache is not None else 'computed'
         if cache is None:
             cache = self.compute_on_rank0(runner, teacher, dataset, clean, model, needs, expected)
-        return cache.to(next(model.parameters()).device)
+        return cache
 
     def compute_on_rank0(self, runner, teacher, dataset, clean, model, needs, expected):
         """Rank 0 computes (and saves); with ``persist`` other ranks then load."""
-        from kdkit.distill import cache as tc
         cache = None
         if get_rank() == 0 or not self.persist:
             loader_cfg = runner.cfg.train_dataloader
             cache = tc.compute_teacher_outputs(
                 teacher, dataset, clean, model.data_preprocessor,
                 batch_size=self.batch_size or int(loader_cfg.get('batch_size', 32)),
-                num_workers=int(loader_cfg.get('num_workers', 0)), **needs)
+                num_workers=int(loader_cfg.get('num_workers', 0)),
+                store_path=self.folder / tc.STORE_NAME if self.persist else None, **needs)
             if self.persist:
                 tc.save_cache(cache, self.folder, expected)
         barrier()
@@ -121,8 +154,6 @@ def attach_teacher(model, distiller):
 
 def teacher_kind(teacher, transforms) -> str:
     """'heatmap' or 'simcc': the teacher's head output on one blank crop."""
-    import torch
-    from kdkit.distill import cache as tc
     affine = next(t for t in transforms if tc.transform_name(t) == 'TopdownAffine')
     w, h = (int(v) for v in affine.input_size)
     device = next(teacher.model.parameters()).device
@@ -131,8 +162,7 @@ def teacher_kind(teacher, transforms) -> str:
 
 
 def has_affine(transforms) -> bool:
-    from kdkit.distill.cache import transform_name
-    return any(transform_name(t) == 'TopdownAffine' for t in transforms)
+    return any(tc.transform_name(t) == 'TopdownAffine' for t in transforms)
 
 
 def teacher_hash(teacher) -> str:

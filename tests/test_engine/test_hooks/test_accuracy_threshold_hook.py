@@ -37,3 +37,36 @@ def test_unreached_threshold_trains_all_epochs(tiny_data, tmp_path, run_options)
 def test_bad_rule_rejected():
     with pytest.raises(ValueError, match='AccuracyThresholdStopHook.rule'):
         AccuracyThresholdStopHook(metric='coco/AP', threshold=0.5, rule='more')
+
+
+def fake_runner(tmp_path, epoch):
+    from types import SimpleNamespace
+
+    from mmengine.logging import MessageHub, MMLogger
+    return SimpleNamespace(epoch=epoch, iter=10 * epoch, rank=0, work_dir=str(tmp_path),
+                           train_loop=SimpleNamespace(stop_training=False),
+                           message_hub=MessageHub.get_instance('kdkit_threshold_test'),
+                           logger=MMLogger.get_instance('kdkit_threshold_test'))
+
+
+def test_built_on_mmengine_early_stopping(tmp_path):
+    """MMEngine's EarlyStoppingHook(stopping_threshold=...) does the stopping;
+    its patience never stops a run short of the threshold, the threshold itself
+    counts as reached (>=), and the epoch is recorded."""
+    from mmengine.hooks import EarlyStoppingHook
+    hook = AccuracyThresholdStopHook(metric='coco/AP', threshold=0.5)
+    assert isinstance(hook, EarlyStoppingHook) and hook.stopping_threshold == 0.5
+    for epoch in range(1, 12):  # flat metric: MMEngine's default patience is 5
+        runner = fake_runner(tmp_path, epoch)
+        hook.after_val_epoch(runner, {'coco/AP': 0.1})
+        assert not runner.train_loop.stop_training, epoch
+    runner = fake_runner(tmp_path, 12)
+    hook.after_val_epoch(runner, {'coco/AP': 0.5})
+    assert runner.train_loop.stop_training and hook.reached_epoch == 12
+    assert json.loads((tmp_path / 'threshold_reached.json').read_text())['epoch'] == 12
+
+
+def test_missing_metric_is_named(tmp_path):
+    hook = AccuracyThresholdStopHook(metric='PCK', threshold=0.5)
+    with pytest.raises(KeyError, match="metric: 'PCK' is not among"):
+        hook.after_val_epoch(fake_runner(tmp_path, 1), {'coco/AP': 0.1})
