@@ -25,23 +25,16 @@ from pathlib import Path
 
 # The students a phone would run, each with the config that distils it from
 # the heatmap teacher. RTMPose-t (SimCC) learns through HeatmapToSimCCDistillLoss.
+TAGS = {'quick': 'quick', 'full': '60e'}  # profile -> the configs' schedule tag
 PAIRS = {
-    'quick': {
+    profile: {
         'RTMPose-t': dict(
-            plain='configs/student/rtmpose-t_quick_kdkit-video-128x96.py',
-            distilled='configs/distill/kd-hm2simcc_rtmpose-t-from-res18_quick_kdkit-video-128x96.py'),
+            plain=f'configs/student/rtmpose-t_{tag}_kdkit-video-128x96.py',
+            distilled=f'configs/distill/kd-hm2simcc_rtmpose-t-from-res18_{tag}_kdkit-video-128x96.py'),
         'MobileNetV2': dict(
-            plain='configs/student/td-hm_mobilenetv2_quick_kdkit-video-128x96.py',
-            distilled='configs/distill/kd-hm_mobilenetv2-from-res18_quick_kdkit-video-128x96.py'),
-    },
-    'full': {
-        'RTMPose-t': dict(
-            plain='configs/student/rtmpose-t_60e_kdkit-video-128x96.py',
-            distilled='configs/distill/kd-hm2simcc_rtmpose-t-from-res18_60e_kdkit-video-128x96.py'),
-        'MobileNetV2': dict(
-            plain='configs/student/td-hm_mobilenetv2_60e_kdkit-video-128x96.py',
-            distilled='configs/distill/kd-hm_mobilenetv2-from-res18_60e_kdkit-video-128x96.py'),
-    },
+            plain=f'configs/student/td-hm_mobilenetv2_{tag}_kdkit-video-128x96.py',
+            distilled=f'configs/distill/kd-hm_mobilenetv2-from-res18_{tag}_kdkit-video-128x96.py'),
+    } for profile, tag in TAGS.items()
 }
 
 # data root, the teacher to train when none is shipped or reused, and the heatmap
@@ -51,7 +44,7 @@ PROFILE_CONFIGS = {
                   teacher=f'configs/teacher/td-hm_res18_{tag}_kdkit-video-128x96.py',
                   student=PAIRS[profile]['MobileNetV2']['plain'],
                   distilled=PAIRS[profile]['MobileNetV2']['distilled'])
-    for profile, tag in (('quick', 'quick'), ('full', '60e'))
+    for profile, tag in TAGS.items()
 }
 
 DATA_SEED = 0  # the embedded default data; --seeds vary training only

@@ -20,6 +20,7 @@ codec = dict(type='MSRAHeatmap', input_size=(96, 128), heatmap_size=(24, 32), si
              unbiased=True)
 model = dict(head=dict(decoder=codec))
 
+# the base's pipeline holds its codec by value: restated with this one
 train_pipeline = [
     dict(type='LoadImage'),
     dict(type='GetBBoxCenterScale'),
