@@ -70,3 +70,31 @@ def test_heatmap_to_simcc_configs_give_a_peaked_target(config):
     q_x, _ = heatmap_marginals(heatmap, 1 / temperature)
     entropy = -(q_x * q_x.clamp_min(1e-12).log()).sum().item()
     assert entropy < 0.9 * math.log(24), f'{config}: T={temperature} gives a flat target'
+
+
+@pytest.mark.parametrize('tag', ['quick', '60e'])
+def test_stride16_rtmpose_s_teacher_reads_a_6x8_map_and_serves_the_student(tag):
+    """The SimCC pair's teacher reads CSPNeXt-s stage 3 (input / 16) at 96x128;
+    its SimCC outputs have the RTMPose-t student's bins, and DWPose's feature
+    loss (ResizedFeaLoss) takes the two differently sized maps."""
+    import torch
+    from kdkit.distill.teacher import build_pose_model
+    teacher = build_pose_model(load_config(
+        f'configs/teacher/rtmpose-s-s16_{tag}_kdkit-video-128x96.py')).eval()
+    student = build_pose_model(load_config(
+        f'configs/student/rtmpose-t_{tag}_kdkit-video-128x96.py')).eval()
+    x = torch.randn(2, 3, 128, 96)
+    with torch.no_grad():
+        feat_t, feat_s = teacher.extract_feat(x), student.extract_feat(x)
+        out_t, out_s = teacher.head(feat_t), student.head(feat_s)
+    assert [tuple(f.shape) for f in feat_t] == [(2, 256, 8, 6)]
+    assert [tuple(f.shape) for f in feat_s] == [(2, 384, 4, 3)]
+    assert [tuple(o.shape) for o in out_t] == [tuple(o.shape) for o in out_s] == [
+        (2, 17, 192), (2, 17, 256)]
+    assert len(teacher.backbone.layers) == 4  # stem + 3 stages: no unused stride-32 stage
+    cfg = load_config(
+        f'configs/distill/dwpose_rtmpose-t-from-rtmpose-s-s16_{tag}_kdkit-video-128x96.py')
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        dwpose = MODELS.build(cfg.model)
+    loss = dwpose.distill_losses['loss_fea'](feat_s[-1], feat_t[-1])
+    assert loss.shape == () and torch.isfinite(loss)

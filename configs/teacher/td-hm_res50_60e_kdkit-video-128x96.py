@@ -17,3 +17,7 @@ model = dict(
         loss=dict(type='KeypointMSELoss', use_target_weight=True),
         decoder={{_base_.codec}}),
     test_cfg=dict(flip_test=True, flip_mode='heatmap', shift_heatmap=True))
+
+# A teacher is trained plain, on labels only: unlabelled video frames would
+# only add zero-loss samples to its batches (as in the ResNet-18 teacher configs).
+train_dataloader = dict(dataset=dict(keep_unlabeled=False))

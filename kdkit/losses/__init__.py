@@ -7,11 +7,12 @@ from .feature_mse import FeatureMSEDistillLoss
 from .heatmap_kl import HeatmapKLDistillLoss
 from .heatmap_mse import HeatmapMSEDistillLoss
 from .heatmap_to_simcc import HeatmapToSimCCDistillLoss
+from .resized_fea import ResizedFeaLoss
 from .simcc_kl import SimCCKLDistillLoss
 from .temporal import TemporalMotionDistillLoss, soft_argmax
 
 __all__ = [
     'BaseDistillLoss', 'HeatmapMSEDistillLoss', 'HeatmapKLDistillLoss',
     'SimCCKLDistillLoss', 'FeatureMSEDistillLoss', 'HeatmapToSimCCDistillLoss',
-    'TemporalMotionDistillLoss', 'soft_argmax'
+    'TemporalMotionDistillLoss', 'ResizedFeaLoss', 'soft_argmax'
 ]
