@@ -137,18 +137,13 @@ def predict_split(config, checkpoint, data_root, split: str = 'test',
     """Top-down predictions with the ground-truth boxes of every labelled person
     of a split (or of ``image_ids``): ``{image_id: dict(pred (K, 2), gt (K, 3),
     bbox xywh)}``. A distillation config predicts with its student."""
-    import warnings
-
-    from mmpose.apis import inference_topdown, init_model
+    from mmpose.apis import inference_topdown
 
     from kdkit.export import load_config, student_model_cfg
-    from kdkit.utils.validate import check_model_checkpoint
+    from kdkit.notebook.predictions import init_checked_model
     cfg = load_config(config)
     cfg.model = student_model_cfg(cfg)
-    check_model_checkpoint(cfg, str(checkpoint), 'checkpoint')  # init_model only warns
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # metainfo / deprecation chatter
-        model = init_model(cfg, str(checkpoint), device=device)
+    model = init_checked_model(cfg, checkpoint, device)
     ann = read_annotations(data_root, split)
     files = {i['id']: i['file_name'] for i in ann['images']}
     wanted = None if image_ids is None else set(image_ids)

@@ -1,10 +1,26 @@
 """Predictions of a trained model on dataset frames, drawn against the ground truth."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
+
+
+def init_checked_model(cfg, checkpoint, device: str = 'cpu'):
+    """MMPose's ``init_model`` on a checkpoint that fits the config's model
+    (``init_model`` would only warn), without its console chatter: MMEngine
+    prints "Loads checkpoint by ..." with ``print`` and MMPose warns about
+    metainfo files; neither helps a figure or a notebook."""
+    from mmpose.apis import init_model  # lazy: MMPose is heavy, notebook helpers import this module
+    from kdkit.utils.validate import check_model_checkpoint
+    check_model_checkpoint(cfg, str(checkpoint), 'checkpoint')
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter('ignore')
+        return init_model(cfg, str(checkpoint), device=device)
 
 
 def predict_frames(config, checkpoint, data_root, split: str = 'val', n: int = 6,
@@ -14,14 +30,12 @@ def predict_frames(config, checkpoint, data_root, split: str = 'val', n: int = 6
     Returns a list of dicts: ``image`` (RGB array), ``pred`` (K,2), ``gt`` (K,3).
     """
     import cv2
-    from mmpose.apis import inference_topdown, init_model
+    from mmpose.apis import inference_topdown
     from kdkit.distill.cli import load_config
     from kdkit.distill.teacher import student_model_cfg
-    from kdkit.utils.validate import check_model_checkpoint
     cfg = load_config(str(config), cfg_options)
     cfg.model = student_model_cfg(cfg.model)
-    check_model_checkpoint(cfg, str(checkpoint), 'checkpoint')  # init_model only warns
-    model = init_model(cfg, str(checkpoint), device=device)
+    model = init_checked_model(cfg, checkpoint, device)
     ann = json.loads((Path(data_root) / 'annotations' / f'person_keypoints_{split}.json').read_text())
     by_image = {a['image_id']: a for a in ann['annotations']}
     out = []
