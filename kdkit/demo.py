@@ -244,7 +244,8 @@ def run_demo(profile: str = 'quick', seeds=(0,), retrain: bool = False,
     summarise(rows)
     table = format_table(rows)
     out = work / f'demo_{profile}'
-    record = dict(profile=profile, seeds=seeds, data_root=str(root),
+    from kdkit.bench import machine_info
+    record = dict(profile=profile, seeds=seeds, data_root=str(root), machine=machine_info(),
                   seconds=round(time.time() - t0, 1), rows=rows,
                   command='kdkit demo --profile {} --seeds {}'.format(
                       profile, ' '.join(map(str, seeds))))

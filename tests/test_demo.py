@@ -109,6 +109,7 @@ def test_demo_end_to_end_on_tiny_data(tiny_data, tmp_path):
         rows['teacher']['AP']
     assert (out / 'results.md').read_text().startswith('| model |')
     assert Path(record['figure']).stat().st_size > 10_000
+    assert record['machine']['cores'] >= 1 and record['command'].startswith('kdkit demo')
 
 
 def test_pack_teacher_halves_and_keeps_log(tmp_path, teacher_ckpt):
