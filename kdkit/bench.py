@@ -763,8 +763,9 @@ def machine_info() -> dict:
     from kdkit.evaluation.latency import all_threads
     cpu = platform.processor() or 'unknown CPU'
     try:
-        cpu = next(line.split(':', 1)[1].strip() for line in open('/proc/cpuinfo')
-                   if line.startswith('model name'))
+        with open('/proc/cpuinfo') as f:
+            cpu = next(line.split(':', 1)[1].strip() for line in f
+                       if line.startswith('model name'))
     except (OSError, StopIteration):
         pass
     cuda = torch.cuda.is_available()
