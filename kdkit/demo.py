@@ -102,10 +102,14 @@ def trained_teacher(profile: str, default_data: bool,
     return None, ''
 
 
-def plan_teacher(profile: str, root: Path, work: Path,
-                 retrain: bool = False) -> tuple[Path | None, str, str]:
+def plan_teacher(profile: str, root: Path, work: Path, retrain: bool = False,
+                 given: tuple | None = None) -> tuple[Path | None, str, str]:
     """``(checkpoint, source, config)`` of the demo's teacher; checkpoint None:
-    it will be trained. Data that is not there yet will be the default data."""
+    it will be trained. ``given``: ``(checkpoint, config)`` the user named.
+    Data that is not there yet will be the default data."""
+    if given and given[0]:
+        from kdkit.distill.teacher import resolve_checkpoint
+        return resolve_checkpoint(given[0]), 'given', given[1] or SHIPPED_TEACHER_CONFIG
     default = not (Path(root) / 'meta.json').is_file() or is_default_data(root, profile)
     ckpt, source = (None, '') if retrain else trained_teacher(profile, default, work)
     config = SHIPPED_TEACHER_CONFIG if source == 'shipped' else PROFILE_CONFIGS[profile]['teacher']
@@ -209,7 +213,7 @@ def format_table(rows: dict) -> str:
 def run_demo(profile: str = 'quick', seeds=(0,), retrain: bool = False,
              data_root: str | None = None, work_root: str = 'work_dirs',
              max_epochs: int | None = None, pairs=None, figure: bool = True,
-             allow_weak_teacher: bool = False) -> dict:
+             allow_weak_teacher: bool = False, teacher: tuple | None = None) -> dict:
     """Run the demo (see the module doc); returns the record it writes."""
     from kdkit.distill.cli import data_root_options
     from kdkit.utils.io import atomic_write_text
@@ -223,7 +227,7 @@ def run_demo(profile: str = 'quick', seeds=(0,), retrain: bool = False,
     t0, work = time.time(), Path(work_root)
     root = ensure_data(profile, data_root or PROFILE_CONFIGS[profile]['data'])
     data_opts = data_root_options(root)
-    teacher_ckpt, source, t_cfg = plan_teacher(profile, root, work, retrain)
+    teacher_ckpt, source, t_cfg = plan_teacher(profile, root, work, retrain, teacher)
     if teacher_ckpt is None:
         teacher_ckpt = train_or_reuse(t_cfg, work / Path(t_cfg).stem, seeds[0], True,
                                       data_opts, max_epochs, stage='teacher train')
@@ -307,10 +311,10 @@ def demo_figure(rows: dict, pair: str, data_root: Path, out_png: Path, frames: i
 
 
 def print_plan(profile: str, data_root: str | None, work_root: str, retrain: bool,
-               pairs) -> None:
+               pairs, teacher: tuple | None = None) -> None:
     """What ``kdkit demo`` would do, without doing it (``--dry-run``)."""
     root = Path(data_root or PROFILE_CONFIGS[profile]['data'])
-    ckpt, source, config = plan_teacher(profile, root, Path(work_root), retrain)
+    ckpt, source, config = plan_teacher(profile, root, Path(work_root), retrain, teacher)
     print(f'data: {root} ({"present" if (root / "meta.json").is_file() else "to generate"})')
     print(f'teacher: {source} {ckpt or config}')
     for pair in pairs or PAIRS[profile]:
@@ -320,11 +324,13 @@ def print_plan(profile: str, data_root: str | None, work_root: str, retrain: boo
 def _demo_cmd(args) -> int:
     from kdkit.distill.cli import _UserErrors
     if args.dry_run:
-        print_plan(args.profile, args.data_root, args.work_root, args.retrain, args.pairs)
+        print_plan(args.profile, args.data_root, args.work_root, args.retrain, args.pairs,
+                   (args.teacher_checkpoint, args.teacher_config))
         return 0
     with _UserErrors('demo') as caught:
         run_demo(args.profile, args.seeds, args.retrain, args.data_root, args.work_root,
-                 args.max_epochs, args.pairs, allow_weak_teacher=args.allow_weak_teacher)
+                 args.max_epochs, args.pairs, allow_weak_teacher=args.allow_weak_teacher,
+                 teacher=(args.teacher_checkpoint, args.teacher_config))
     return caught.code
 
 
@@ -339,6 +345,9 @@ def add_parser(subparsers) -> None:
     p.add_argument('--retrain', action='store_true', help='retrain the teacher too')
     p.add_argument('--work-root', default='work_dirs', help='where the runs go')
     p.add_argument('--max-epochs', type=int, help="override the configs' epochs")
+    p.add_argument('--teacher-checkpoint',
+                   help='your heatmap teacher (.pth, work_dir or URL) instead of the shipped one')
+    p.add_argument('--teacher-config', help=f'its config (default: {SHIPPED_TEACHER_CONFIG})')
     p.add_argument('--allow-weak-teacher', action='store_true',
                    help='distil even from a teacher not ahead of the plain student on val')
     p.add_argument('--dry-run', action='store_true',

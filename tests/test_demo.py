@@ -123,3 +123,12 @@ def test_pack_teacher_halves_and_keeps_log(tmp_path, teacher_ckpt):
     assert packed['meta']['source'] == 'best_coco_AP_epoch_1.pth'
     assert (tmp_path / 'ckpts' / 'td-hm_res18_x.log').read_text() == 'epoch 1 ...'
     assert out.stat().st_size < teacher_ckpt.stat().st_size * 0.6
+
+
+def test_a_given_teacher_is_used_as_given(tmp_path):
+    ckpt, source, config = plan_teacher('quick', tmp_path / 'absent', tmp_path,
+                                        given=(str(SHIPPED_TEACHER), 'configs/teacher/x.py'))
+    assert Path(ckpt).resolve() == (repo_root() / SHIPPED_TEACHER).resolve()
+    assert (source, config) == ('given', 'configs/teacher/x.py')
+    with pytest.raises(FileNotFoundError, match='nope.pth does not exist'):
+        plan_teacher('quick', tmp_path, tmp_path, given=('nope.pth', None))
