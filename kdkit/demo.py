@@ -153,16 +153,6 @@ def evaluate(config: str, ckpt: Path, work_dir: Path, cfg_options: dict | None,
                 jitter=float(metrics.get('kdkit/jitter', float('nan'))))
 
 
-def complexity(config: str) -> dict:
-    from kdkit.distill.cli import load_config
-    from kdkit.distill.teacher import build_pose_model
-    from kdkit.evaluation import model_complexity
-    cfg = load_config(config)
-    w, h = cfg.codec['input_size']
-    cx = model_complexity(build_pose_model(cfg), input_shape=(1, 3, h, w))
-    return dict(params_M=cx['params'] / 1e6, GFLOPs=float(cx['flops']))
-
-
 # ---------------------------------------------------------------------- table
 def mean_sd(values) -> tuple[float, float | None]:
     """Mean and sample sd (None for a single value: no spread is made up)."""
@@ -242,13 +232,13 @@ def run_demo(profile: str = 'quick', seeds=(0,), retrain: bool = False,
         rows.update(run_pair(pair, PAIRS[profile][pair], seeds, teacher_ckpt, t_cfg,
                              None if allow_weak_teacher else teacher_val['PCK'],
                              work, data_opts, max_epochs))
+    from kdkit.bench import complexity, machine_info
     rows = {name: dict(r, **complexity(r['config'])) for name, r in rows.items()}
     rows['teacher'] = {k: ([v] if k in ('AP', 'PCK', 'jitter') else v)
                        for k, v in rows['teacher'].items()}
     summarise(rows)
     table = format_table(rows)
     out = work / f'demo_{profile}'
-    from kdkit.bench import machine_info
     record = dict(profile=profile, seeds=seeds, data_root=str(root), machine=machine_info(),
                   seconds=round(time.time() - t0, 1), rows=rows,
                   command='kdkit demo --profile {} --seeds {}'.format(
