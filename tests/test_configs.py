@@ -67,7 +67,7 @@ def test_heatmap_to_simcc_configs_give_a_peaked_target(config):
     temperature = hook['terms']['kd_simcc']['temperature']
     yy, xx = torch.meshgrid(torch.arange(32.), torch.arange(24.), indexing='ij')
     heatmap = torch.exp(-((xx - 12) ** 2 + (yy - 16) ** 2) / 8)[None, None]
-    q_x, _ = heatmap_marginals(heatmap, 1 / temperature)
+    q_x, _ = heatmap_marginals(heatmap, temperature)
     entropy = -(q_x * q_x.clamp_min(1e-12).log()).sum().item()
     assert entropy < 0.9 * math.log(24), f'{config}: T={temperature} gives a flat target'
 

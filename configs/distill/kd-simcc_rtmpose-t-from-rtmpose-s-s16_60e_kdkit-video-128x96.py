@@ -13,6 +13,6 @@ custom_hooks = [
             config='configs/teacher/rtmpose-s-s16_60e_kdkit-video-128x96.py',
             checkpoint='work_dirs/rtmpose-s-s16_60e_kdkit-video-128x96'),
         terms=dict(kd_simcc=dict(type='SimCCKLDistillLoss', temperature=0.1)),
-        weights=dict(gt=1.0, kd_simcc=20.0),
+        weights=dict(gt=1.0, kd_simcc=1.0),
         synthesis=dict(type='WeightedSum')),
 ]

@@ -22,9 +22,13 @@ class BaseDistillLoss(nn.Module):
       live inside the model so the optimizer sees them).
 
     ``weight`` is (B, K) per-key-point weights (0 masks a key point), or (B,)
-    per-sample for feature losses, or None. Every loss reduces with the
-    masked weighted mean ``sum(w * l) / max(sum(w), eps)`` and detaches the
-    teacher, so gradients reach the student only.
+    per-sample for feature losses, or None. Key-point losses reduce as the
+    student head's MMPose label loss does by default (``reduction='label'``,
+    see :func:`~kdkit.losses.utils.reduce_heatmap` /
+    :func:`~kdkit.losses.utils.reduce_simcc`), so a weight means the same
+    KD / label balance at any batch size or bin count; the others use the
+    masked weighted mean ``sum(w * l) / max(sum(w), eps)``. Every loss
+    detaches the teacher, so gradients reach the student only.
     """
 
     input_kind: str = ''

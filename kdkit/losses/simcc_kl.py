@@ -7,28 +7,40 @@ from mmpose.registry import MODELS
 from torch import Tensor
 
 from .base import BaseDistillLoss
-from .utils import (check_same_leading, check_temperature, detach_teacher,
-                    softmax_kl, weighted_mean)
+from .utils import (LABEL_TEMPERATURE, check_reduction, check_same_leading,
+                    check_temperature, detach_teacher, reduce_simcc,
+                    softmax_kl)
 
 
 @MODELS.register_module()
 class SimCCKLDistillLoss(BaseDistillLoss):
-    """KL between teacher and student SimCC distributions, x and y averaged.
+    """KL between teacher and student SimCC distributions, per axis.
 
     .. math::
-        l_{bk} = \\frac{T^2}{2} \\left[
-            \\mathrm{KL}(\\sigma(x^t/T) \\,\\|\\, \\sigma(x^s/T)) +
-            \\mathrm{KL}(\\sigma(y^t/T) \\,\\|\\, \\sigma(y^s/T)) \\right],
-        \\quad
-        L = \\frac{\\sum_{bk} w_{bk} l_{bk}}
-                 {\\max(\\sum_{bk} w_{bk}, \\epsilon)}
+        l^a_{bk} = \\Big(\\frac{T}{T_0}\\Big)^2
+            \\mathrm{KL}(\\sigma(a^t_{bk}/T) \\,\\|\\, \\sigma(a^s_{bk}/T)),
+        \\quad a \\in \\{x, y\\}
 
     with sigma the softmax over bins. The logit distillation of DWPose (Yang
     et al. 2023, "Effective Whole-body Pose Estimation with Two-stages
-    Distillation") on RTMPose's SimCC head, with Hinton's T^2 scaling; DWPose
-    sums the axes, here they are averaged so the scale matches the heatmap
-    KL. RTMPose trains its head on softmax(logits * 10) (KLDiscretLoss
-    beta=10), so T = 0.1 reproduces the distributions it was trained on.
+    Distillation") on RTMPose's SimCC head, with Hinton's T^2 scaling taken
+    relative to T_0 = 0.1 (:func:`~kdkit.losses.utils.temperature_scale`).
+    RTMPose trains its head on softmax(logits * 10) (``KLDiscretLoss``
+    beta=10), so the default T = 0.1 reproduces the distributions it was
+    trained on, and at weight 1 the teacher counts as much as the labels.
+
+    Reduction (``reduction='label'``, the default) as ``KLDiscretLoss``
+    reduces the label term beside it:
+
+    .. math::
+        L = \\frac{1}{K} \\sum_{b,k} w_{bk}
+            \\Big(\\frac{l^x_{bk}}{W_x} + \\frac{l^y_{bk}}{W_y}\\Big)
+
+    -- summed over the batch, averaged over bins -- so the KD / label ratio
+    is the same at any batch size and bin count. ``'keypoint'``: the
+    weighted mean over key points of (l^x + l^y) / 2, independent of both
+    (DWPose's ``KDLoss`` reduces so; beside ``KLDiscretLoss`` its share then
+    falls as the batch grows).
 
     Shapes: ``pred_s`` = (x (B, K, Wx), y (B, K, Wy)); ``pred_t`` the same
     kinds. If the teacher has other bin counts (another input size or split
@@ -40,18 +52,20 @@ class SimCCKLDistillLoss(BaseDistillLoss):
     input_kind = 'simcc'
     teacher_kind = 'simcc'
 
-    def __init__(self, temperature: float = 1.0):
+    def __init__(self, temperature: float = LABEL_TEMPERATURE,
+                 reduction: str = 'label'):
         super().__init__()
         self.temperature = check_temperature(temperature)
+        self.reduction = check_reduction(reduction)
 
     def forward(self, pred_s: Sequence[Tensor], pred_t: Sequence[Tensor],
                 weight: Optional[Tensor] = None) -> Tensor:
-        (x_s, y_s), (x_t, y_t) = pred_s, detach_teacher(pred_t)
-        per_keypoint = 0.5 * (self._axis_kl(x_s, x_t) +
-                              self._axis_kl(y_s, y_t))
-        return weighted_mean(per_keypoint, weight)
+        per_axis = [self._axis_kl(s, t)
+                    for s, t in zip(pred_s, detach_teacher(pred_t))]
+        bins = [s.shape[-1] for s in pred_s]
+        return reduce_simcc(per_axis, bins, weight, self.reduction)
 
     def _axis_kl(self, logits_s: Tensor, logits_t: Tensor) -> Tensor:
-        """T^2 KL on one axis -> (B, K)."""
+        """Scaled KL on one axis -> (B, K)."""
         check_same_leading(logits_s, logits_t, 2, type(self).__name__)
         return softmax_kl(logits_s, logits_t, self.temperature)

@@ -30,7 +30,9 @@ def soft_argmax(pred: Pred, kind: str, beta: Optional[float] = None) -> Tensor:
     """Differentiable key-point location, (B, K, 2) as (x, y) in [0, 1).
 
     heatmap (B, K, H, W): expectation of (j / W, i / H) under
-    softmax(beta * h) over the whole map. simcc (x (B, K, Wx), y (B, K, Wy)):
+    softmax(beta * h / max h) over the whole map (peak-normalised, so a
+    low-confidence peak is not pulled toward the map's centre by the flat
+    background, see :func:`~kdkit.losses.utils.heatmap_distribution`). simcc (x (B, K, Wx), y (B, K, Wy)):
     expectation of i / Wx (resp. / Wy) under softmax(beta * logits) per
     axis. Index i / n is the fraction of the input width in MMPose's codec
     convention (cell i at input coordinate i * stride), so heatmaps and SimCC
@@ -41,7 +43,7 @@ def soft_argmax(pred: Pred, kind: str, beta: Optional[float] = None) -> Tensor:
     if kind == 'simcc':
         p_x, p_y = (F.softmax(logits * beta, dim=-1) for logits in pred)
     else:
-        p_x, p_y = heatmap_marginals(pred, beta)
+        p_x, p_y = heatmap_marginals(pred, 1 / beta)
     return torch.stack((_expectation(p_x), _expectation(p_y)), dim=-1)
 
 

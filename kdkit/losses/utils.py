@@ -21,6 +21,15 @@ from torch import Tensor
 Pred = Union[Tensor, Sequence[Tensor]]
 
 EPS = 1e-8
+# The temperature pose heads' label losses train at: RTMPose's SimCC head
+# learns softmax(logits * beta) with KLDiscretLoss(beta=10). Default for every
+# KL term, and the reference of their temperature scaling.
+LABEL_TEMPERATURE = 0.1
+# How a term is reduced over batch, key points and bins (see reduce_heatmap /
+# reduce_simcc): 'label' as the student head's MMPose label loss, so the
+# KD / label ratio is the same at any batch size and bin count; 'keypoint' the
+# weighted mean of each key point's divergence.
+REDUCTIONS = ('label', 'keypoint')
 
 
 def detach_teacher(pred_t: Pred) -> Pred:
@@ -76,10 +85,32 @@ def resample_distribution(p: Tensor, size: int) -> Tensor:
     return q / q.sum(-1, keepdim=True).clamp_min(EPS)
 
 
-def heatmap_marginals(heatmaps: Tensor, scale: float) -> tuple[Tensor, Tensor]:
-    """Softmax of ``scale * h`` over each whole (H, W) map, then its axis
+def peak_normalised(heatmaps: Tensor) -> Tensor:
+    """Each (H, W) map divided by its own peak (a constant: no gradient
+    flows through it), so every map peaks at 1 whatever its confidence."""
+    peak = heatmaps.detach().flatten(-2).amax(-1).clamp_min(EPS)
+    return heatmaps / peak[..., None, None]
+
+
+def heatmap_distribution(heatmaps: Tensor, temperature: float) -> Tensor:
+    """A heatmap as a distribution over its cells, flattened:
+    (B, K, H, W) -> (B, K, H*W).
+
+    ``softmax(h / (T * max h))``. Softmax gives every background cell the
+    weight e^(0 / T) = 1, so on the raw map a peak of height a holds mass
+    only as e^(a / T) outweighs H*W of those: a low-confidence peak drowns in
+    the flat floor (at 64x48, T = 0.1, peak 0.4: 17 % of the mass within
+    +-3 sigma). Dividing by the map's own peak first makes the peak-to-floor
+    ratio e^(1 / T) for every map (96 % at T = 0.1 for any peak height): the
+    target says where the teacher looks, and how sure it is stays with the
+    key-point weights (gating)."""
+    return F.softmax(peak_normalised(heatmaps).flatten(-2) / temperature, dim=-1)
+
+
+def heatmap_marginals(heatmaps: Tensor, temperature: float) -> tuple[Tensor, Tensor]:
+    """:func:`heatmap_distribution` over each whole (H, W) map, then its axis
     marginals: (B, K, H, W) -> x (B, K, W), y (B, K, H)."""
-    p = F.softmax(heatmaps.flatten(-2) * scale, dim=-1).view_as(heatmaps)
+    p = heatmap_distribution(heatmaps, temperature).view_as(heatmaps)
     return p.sum(-2), p.sum(-1)
 
 
@@ -88,17 +119,26 @@ def kl_to_target(log_p_s: Tensor, p_t: Tensor) -> Tensor:
     return (torch.xlogy(p_t, p_t) - p_t * log_p_s).sum(-1)
 
 
+def temperature_scale(temperature: float) -> float:
+    """(T / T_label)^2: Hinton et al.'s (2015) T^2, which keeps the gradient
+    size independent of T, taken relative to the temperature the label loss
+    itself trains at (T_label = 0.1: RTMPose's ``KLDiscretLoss(beta=10)``).
+    Hinton's T^2 assumes a label loss at T = 1; pose heads train at 0.1, so
+    at T = 0.1 a KD term weighs exactly as the label loss with the teacher's
+    distribution as the label, and weight 1 means "as much as the labels"."""
+    return (temperature / LABEL_TEMPERATURE)**2
+
+
 def softened_kl(logits_s: Tensor, p_t: Tensor, temperature: float) -> Tensor:
-    """T^2 KL(p_t || softmax(s/T)) over the last dim, for a teacher already
-    given as a distribution. The T^2 (Hinton et al. 2015) keeps gradient
-    size comparable across temperatures."""
+    """(T / T_label)^2 KL(p_t || softmax(s/T)) over the last dim, for a
+    teacher already given as a distribution (see :func:`temperature_scale`)."""
     log_p_s = F.log_softmax(logits_s / temperature, dim=-1)
-    return temperature**2 * kl_to_target(log_p_s, p_t)
+    return temperature_scale(temperature) * kl_to_target(log_p_s, p_t)
 
 
 def softmax_kl(logits_s: Tensor, logits_t: Tensor,
                temperature: float) -> Tensor:
-    """T^2 KL(softmax(t/T) || softmax(s/T)) over the last dim. A teacher
+    """(T / T_label)^2 KL(softmax(t/T) || softmax(s/T)) over the last dim. A teacher
     with another bin count (same input extent) is resampled to the
     student's bins after the softmax."""
     p_t = F.softmax(logits_t / temperature, dim=-1)
@@ -114,11 +154,55 @@ def weighted_mean(loss: Tensor, weight: Optional[Tensor]) -> Tensor:
     """
     if weight is None:
         return loss.mean()
+    return (_masked(loss, weight).sum() /
+            weight.to(loss.dtype).sum().clamp_min(EPS))
+
+
+def check_reduction(reduction: str) -> str:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f'reduction must be one of {REDUCTIONS}, got {reduction!r}')
+    return reduction
+
+
+def _masked(loss: Tensor, weight: Optional[Tensor]) -> Tensor:
+    """w * l, masked entries as zeros (MMPose's label losses' convention)."""
+    if weight is None:
+        return loss
     if weight.shape != loss.shape:
         raise ValueError(f'weight shape {tuple(weight.shape)} does not match '
                          f'the per-term loss shape {tuple(loss.shape)}')
-    weight = weight.to(loss.dtype)
-    return (loss * weight).sum() / weight.sum().clamp_min(EPS)
+    return loss * weight.to(loss.dtype)
+
+
+def reduce_heatmap(per_cell: Tensor, weight: Optional[Tensor],
+                   reduction: str) -> Tensor:
+    """Reduce a heatmap student's per-key-point loss ``per_cell`` (B, K),
+    already a mean over the map's cells.
+
+    'label': as MMPose's ``KeypointMSELoss`` reduces the label term -- the
+    mean over batch, key points and cells, masked key points counting as
+    zeros -- so the KD / label ratio holds at any batch size and map size.
+    'keypoint': :func:`weighted_mean` (masked key points removed)."""
+    if reduction == 'keypoint':
+        return weighted_mean(per_cell, weight)
+    return _masked(per_cell, weight).mean()
+
+
+def reduce_simcc(per_axis: Sequence[Tensor], bins: Sequence[int],
+                 weight: Optional[Tensor], reduction: str) -> Tensor:
+    """Reduce a SimCC student's per-key-point divergences, one (B, K) tensor
+    per axis, each summed over that axis' ``bins``.
+
+    'label': as MMPose's ``KLDiscretLoss`` reduces the label term (RTMPose's
+    head loss): the mean over bins, summed over axes, key points and the
+    batch, divided by K -- it grows with the batch size and shrinks with the
+    bin count, and a KD term reduced the same way keeps its ratio to it.
+    'keypoint': the weighted mean over key points of the axes' mean, fixed
+    whatever the batch size and bins (DWPose's ``KDLoss`` reduces so)."""
+    if reduction == 'keypoint':
+        return weighted_mean(sum(per_axis) / len(per_axis), weight)
+    per_keypoint = sum(loss / n for loss, n in zip(per_axis, bins))
+    return _masked(per_keypoint, weight).sum() / per_keypoint.shape[1]
 
 
 def check_temperature(temperature: float) -> float:

@@ -21,18 +21,23 @@ def test_known_value():
     # kp0: (1^2 + 2^2) / 2 = 2.5; kp1: (2^2 + 2^2) / 2 = 4
     loss = HeatmapMSEDistillLoss()
     assert loss(s, t).item() == pytest.approx((2.5 + 4) / 2)
+    # label reduction, as KeypointMSELoss: mean over B * K of w * l
     assert loss(s, t, torch.tensor([[2.0, 1.0]])).item() == pytest.approx(
+        (2 * 2.5 + 4) / 2)
+    keypoint = HeatmapMSEDistillLoss(reduction='keypoint')
+    assert keypoint(s, t, torch.tensor([[2.0, 1.0]])).item() == pytest.approx(
         (2 * 2.5 + 4) / 3)
 
 
 def test_masked_keypoint_changes_nothing():
     s, t = make_pair()
     w = torch.tensor([[1.0, 0.0]])
-    loss = HeatmapMSEDistillLoss()
-    before = loss(s, t, w)
-    s[0, 1] += 100
-    assert loss(s, t, w).item() == pytest.approx(before.item())
-    assert before.item() == pytest.approx(2.5)
+    for reduction, expected in (('label', 2.5 / 2), ('keypoint', 2.5)):
+        loss = HeatmapMSEDistillLoss(reduction=reduction)
+        before = loss(s, t, w)
+        s[0, 1] += 100
+        assert loss(s, t, w).item() == pytest.approx(before.item())
+        assert before.item() == pytest.approx(expected)
 
 
 def test_gradient_reaches_student_only():

@@ -4,9 +4,44 @@ from mmpose.registry import MODELS
 
 from kdkit.losses import BaseDistillLoss
 from kdkit.losses import __all__ as LOSSES
-from kdkit.losses.utils import (detach_teacher, resample_distribution,
+from kdkit.losses.utils import (LABEL_TEMPERATURE, detach_teacher,
+                                heatmap_distribution, resample_distribution,
                                 resample_linear, resize_spatial,
                                 weighted_mean)
+
+
+def gaussian_heatmap(peak, h=64, w=48, sigma=2.0, centre=(30, 20)):
+    """(1, 1, h, w): MMPose's MSRA target scaled to ``peak``, as a teacher
+    unsure of a key point outputs it."""
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+    d2 = (ys - centre[0])**2 + (xs - centre[1])**2
+    return (peak * torch.exp(-d2 / (2 * sigma**2))).float()[None, None]
+
+
+def mass_within_3_sigma(p, h=64, w=48, sigma=2.0, centre=(30, 20)):
+    p = p.view(h, w)
+    r = int(3 * sigma)
+    return p[centre[0] - r:centre[0] + r + 1,
+             centre[1] - r:centre[1] + r + 1].sum().item()
+
+
+@pytest.mark.parametrize('peak', [1.0, 0.6, 0.4])
+def test_a_low_confidence_peak_still_holds_most_of_the_target_mass(peak):
+    """At 64x48 and the default T = 0.1 the target is peaked at every peak
+    height; softmax(h / T) on the raw map, as before, drowns a low peak in
+    the flat floor of 3,072 background cells (0.96 / 0.44 / 0.17)."""
+    target = heatmap_distribution(gaussian_heatmap(peak), LABEL_TEMPERATURE)
+    assert target.sum().item() == pytest.approx(1.0, rel=1e-5)
+    assert mass_within_3_sigma(target) > 0.95
+    raw = torch.softmax(gaussian_heatmap(peak).flatten(-2) / LABEL_TEMPERATURE, -1)
+    if peak < 1.0:
+        assert mass_within_3_sigma(raw) < 0.5
+
+
+def test_heatmap_distribution_ignores_the_peak_height():
+    a = heatmap_distribution(gaussian_heatmap(1.0), 0.1)
+    b = heatmap_distribution(gaussian_heatmap(0.4), 0.1)
+    assert torch.allclose(a, b, atol=1e-7)
 
 
 def test_weighted_mean_removes_masked_terms_instead_of_diluting():
@@ -53,7 +88,7 @@ def test_detach_teacher_handles_tuples():
 
 @pytest.mark.parametrize('cfg', [
     dict(type='HeatmapMSEDistillLoss'),
-    dict(type='HeatmapKLDistillLoss', temperature=0.5),
+    dict(type='HeatmapKLDistillLoss', temperature=0.5, reduction='keypoint'),
     dict(type='SimCCKLDistillLoss', temperature=0.1),
     dict(type='FeatureMSEDistillLoss', student_channels=8,
          teacher_channels=16),

@@ -34,9 +34,11 @@ def test_soft_argmax_known_values():
     y_logits = torch.zeros(1, 1, 4)  # uniform: (0+1+2+3)/4/4 = .375
     loc = soft_argmax((x_logits, y_logits), 'simcc', beta=1.0)
     assert loc.flatten().tolist() == pytest.approx([0.375, 0.375])
-    heatmap = torch.tensor([[[[0.0, math.log(3)]]]])  # (1, 1, 1, 2)
-    loc = soft_argmax(heatmap, 'heatmap', beta=1.0)
-    assert loc.flatten().tolist() == pytest.approx([0.375, 0.0])
+    # (1, 1, 1, 2), divided by its peak: softmax([0, ln3]) whatever the peak
+    for peak in (1.0, 0.4):
+        heatmap = torch.tensor([[[[0.0, peak]]]])
+        loc = soft_argmax(heatmap, 'heatmap', beta=math.log(3))
+        assert loc.flatten().tolist() == pytest.approx([0.375, 0.0])
 
 
 def test_same_motion_with_offset_and_other_resolution_costs_zero():
