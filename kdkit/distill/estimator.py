@@ -15,10 +15,13 @@ reported as unexpected (harmless) by MMEngine's non-strict loader.
 """
 from __future__ import annotations
 
+from mmengine.visualization import Visualizer
 from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
 
 from kdkit.distill.distiller import Distiller
+from kdkit.distill.hook import check_teacher_spec
+from kdkit.distill.teacher import FrozenTeacher
 
 
 @MODELS.register_module()
@@ -26,7 +29,8 @@ class KDPoseEstimator(TopdownPoseEstimator):
     """A top-down student trained with a frozen teacher (see module doc).
 
     Args:
-        teacher: ``dict(config=..., checkpoint=..., cfg_options=None)``.
+        teacher: ``dict(config=..., checkpoint=..., cfg_options=None,
+            keypoint_map=None, metainfo=None)``, as ``DistillLossHook``'s.
         distill: ``dict(terms=..., weights=..., synthesis=...)`` as for
             :class:`~kdkit.distill.Distiller`.
         **student: the student's ``TopdownPoseEstimator`` arguments.
@@ -39,15 +43,24 @@ class KDPoseEstimator(TopdownPoseEstimator):
             raise ValueError(f'model.distill: unknown keys {sorted(unknown)} '
                              "(expected 'terms', 'weights', 'synthesis')")
         self.distiller = Distiller(**distill)
+        check_teacher_spec(teacher, 'model.teacher')
         self.teacher_cfg = dict(teacher)
 
-    def attach_teacher(self):
-        """Build and attach the frozen teacher (once), on this model's device."""
-        from kdkit.distill.teacher import FrozenTeacher
+    def attach_teacher(self, student_meta: dict | None = None, student_cfg=None):
+        """Build and attach the frozen teacher (once), on this model's device.
+
+        ``student_meta``: the training data's metainfo, whose key-point names
+        the teacher's are matched with (default: this model's ``metainfo``,
+        else the metainfo MMEngine's train loop gives the visualizer);
+        ``student_cfg``: the run's config (its crop and codec)."""
         if self.distiller.teacher is None:
+            spec = self.teacher_cfg
             self.distiller.teacher = FrozenTeacher.from_config(
-                self.teacher_cfg['config'], self.teacher_cfg['checkpoint'],
-                student=self, cfg_options=self.teacher_cfg.get('cfg_options'))
+                spec['config'], spec['checkpoint'], student=self,
+                cfg_options=spec.get('cfg_options'), keypoint_map=spec.get('keypoint_map'),
+                metainfo=spec.get('metainfo'),
+                student_meta=student_meta or self.metainfo or train_metainfo(),
+                student_cfg=student_cfg, field='model.teacher')
         self.distiller.teacher.to(next(self.parameters()).device)
         return self.distiller.teacher
 
@@ -63,6 +76,16 @@ class KDPoseEstimator(TopdownPoseEstimator):
         if self.distiller.teacher is not None:
             self.distiller.teacher.model._apply(fn, *args, **kwargs)
         return self
+
+
+def train_metainfo() -> dict | None:
+    """The training set's metainfo: MMEngine's train loop hands it to the
+    current visualizer (``dataset_meta``) before the first iteration; None
+    outside a run."""
+    try:
+        return getattr(Visualizer.get_current_instance(), 'dataset_meta', None) or None
+    except RuntimeError:  # no visualizer yet: not inside a runner
+        return None
 
 
 # Learned synthesis parameters (UncertaintyWeighting's log-variances) are a

@@ -1,4 +1,5 @@
 """KDPoseEstimator: the model-wrapper route (trainable connector) in a real run."""
+import pytest
 import torch
 
 from kdkit.distill.cli import build_runner, load_config
@@ -39,3 +40,26 @@ def test_prediction_needs_no_teacher(tmp_path):
     out = model(torch.zeros(1, 3, 128, 96), None, mode='tensor')
     assert out.shape == (1, 17, 32, 24)
     assert model.distiller.teacher is None
+
+
+POSETRACK = dict(from_file='configs/_base_/datasets/posetrack18.py')
+
+
+def test_teacher_keypoints_are_matched_by_name_in_the_wrapper(tiny_data, teacher_ckpt, tmp_path,
+                                                              run_options):
+    """The wrapper's teacher dict takes keypoint_map and metainfo as the hook's
+    does, and checks names against the training data's (from the run)."""
+    opts = run_options(tiny_data, tmp_path / 'refused')
+    opts.update({'model.teacher.checkpoint': str(teacher_ckpt),
+                 'model.teacher.metainfo': POSETRACK})
+    with pytest.raises(ValueError, match=r"^model\.teacher: key point 1 is 'left_eye' in the "
+                                         r"student \(coco\) but 'head_bottom'"):
+        build_runner(load_config(FEAT_CFG, opts)).train()
+    opts = run_options(tiny_data, tmp_path / 'mapped')
+    opts.update({'model.teacher.checkpoint': str(teacher_ckpt),
+                 'model.teacher.metainfo': POSETRACK, 'model.teacher.keypoint_map': 'auto'})
+    runner = build_runner(load_config(FEAT_CFG, opts))
+    runner.train()
+    mask = runner.model.distiller.teacher.keypoint_mask
+    assert mask.tolist() == [1, 0, 0] + [1] * 14
+    assert runner.message_hub.log_scalars['train/loss_kd_heatmap'].current() > 0

@@ -66,7 +66,7 @@ class TeacherCacheHook(Hook):
         distiller = find_distiller(runner)
         check_terms(distiller)
         model = unwrap(runner.model)
-        teacher = attach_teacher(model, distiller)
+        teacher = attach_teacher(model, distiller, runner)
         self.cache = self.load_or_compute(runner, model, teacher)
         distiller.teacher_source = self.cache
         if self.release_teacher:
@@ -141,10 +141,11 @@ def check_terms(distiller) -> None:
                          'cached (heatmap/simcc only); remove the hook to distil online')
 
 
-def attach_teacher(model, distiller):
+def attach_teacher(model, distiller, runner):
     """The run's FrozenTeacher, built now if the model wrapper builds it lazily."""
     if distiller.teacher is None and hasattr(model, 'attach_teacher'):
-        model.attach_teacher()
+        dataset = getattr(runner.train_dataloader, 'dataset', None)
+        model.attach_teacher(getattr(dataset, 'metainfo', None), runner.cfg)
     if distiller.teacher is None:
         raise RuntimeError('TeacherCacheHook: the run has no teacher to cache; it must come '
                            'after DistillLossHook or use KDPoseEstimator')
