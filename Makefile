@@ -7,11 +7,12 @@ PY     := $(VENV)/bin/python
 KDKIT  := $(VENV)/bin/kdkit
 PROFILE ?= quick
 
-.PHONY: setup test demo lab bench doctor clean help
+.PHONY: setup test browser-test demo lab bench doctor clean help
 
 help:
 	@echo "make setup   build/verify .venv from environment.yml"
 	@echo "make test    run the test suite (sets up first)"
+	@echo "make browser-test  only the notebooks in JupyterLab in headless Chromium (needs chromium, chromium-driver)"
 	@echo "make demo    teacher vs plain student vs distilled student on generated data (PROFILE=quick|full)"
 	@echo "make bench   the side-by-side benchmark (writes bench/results/)"
 	@echo "make lab     JupyterLab on the project"
@@ -22,6 +23,9 @@ setup:
 
 test: setup
 	$(PY) -m pytest
+
+browser-test: setup
+	$(PY) -m pytest tests/test_notebooks/test_browser.py
 
 demo: setup
 	$(KDKIT) demo --profile $(PROFILE)

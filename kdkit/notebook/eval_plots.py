@@ -62,9 +62,10 @@ def plot_pareto(table, threshold: float | None = 0.5, latency: str = 'ort_1t_ms'
     for role, group in t.groupby('role'):
         ax.scatter(group[latency], group[metric], s=size[group.index], alpha=0.6,
                    c=ROLE_COLOURS.get(role, 'tab:green'), edgecolors='k', label=role)
-    for _, r in t.iterrows():
+    for i, (_, r) in enumerate(t.sort_values([latency, metric]).iterrows()):
+        # staggered offsets: students of one architecture share a latency
         ax.annotate(r['label'], (r[latency], r[metric]), fontsize=7,
-                    xytext=(6, 4), textcoords='offset points')
+                    xytext=(6, 4 - 10 * (i % 3)), textcoords='offset points')
     front = t.iloc[pareto_front(t[latency], t[metric])]
     ax.plot(front[latency], front[metric], 'k--', lw=0.8, label='Pareto front')
     if threshold is not None:
@@ -72,7 +73,11 @@ def plot_pareto(table, threshold: float | None = 0.5, latency: str = 'ort_1t_ms'
                    label=f'threshold {metric} = {threshold:g}')
     ax.set(xlabel=f'ONNX Runtime latency, batch 1 ({latency}, ms)', ylabel=metric,
            title='accuracy vs latency (marker area ∝ GFLOPs)')
-    ax.legend(fontsize=7, loc='best')
+    # outside the axes, with markers of one size: it covered the points
+    legend = ax.legend(fontsize=7, loc='upper left', bbox_to_anchor=(1.01, 1.0))
+    for handle in legend.legend_handles:
+        if hasattr(handle, 'set_sizes'):
+            handle.set_sizes([40])
     return ax
 
 

@@ -8,9 +8,13 @@ directly.
 """
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import Optional
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
 SLIDERS = {  # name: (low, high) of the widget
     'gt_weight': (0.0, 2.0),
@@ -178,31 +182,52 @@ def describe(row, distance: float, temperature: float) -> str:
 def make_panel(results, rule: Optional[str] = None, run_on_demand: bool = False,
                **run_kwargs):
     """ipywidgets sliders (GT weight, KD weight, temperature, schedule, and
-    the rule when the table has several) wired with ``interactive_output``
-    to :func:`slider_view` and a loss-curve plot."""
+    the rule when the table has several), each move redrawing
+    :func:`slider_view`'s loss-curve plot into an ``Image`` widget."""
     import ipywidgets as w
     table = ok_runs(results, None)
     rules = ['any', *sorted(table['rule'].unique())]
     controls = dict(
         gt_weight=w.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description='GT weight'),
         kd_weight=w.FloatSlider(value=1.0, min=0.0, max=5.0, step=0.25, description='KD weight'),
-        temperature=w.FloatLogSlider(value=1.0, base=10, min=math.log10(0.05),
+        # min on the 0.1-decade grid through 1.0: the browser snaps the value to
+        # that grid, and an off-grid start (log10(0.05)) turned 1.0 into 0.998
+        temperature=w.FloatLogSlider(value=1.0, base=10, min=-1.3,
                                      max=math.log10(5.0), step=0.1, description='temperature'),
         schedule=w.Dropdown(options=list(SCHEDULES), value='constant', description='schedule'),
         rule=w.Dropdown(options=rules, value=rule or 'any', description='rule'))
 
-    def show(rule, **values):
+    image, message = w.Image(format='png'), w.Label()
+
+    def redraw(_=None):
+        values = {name: c.value for name, c in controls.items()}
+        rule = values.pop('rule')
         try:
             view = slider_view(results=results, rule=None if rule == 'any' else rule,
                                run_on_demand=run_on_demand, **values, **run_kwargs)
-        except (ValueError, LookupError) as e:
-            print(e)
+        except (ValueError, LookupError) as e:  # the last figure stays
+            message.value = str(e)
             return
-        draw_view(view)
+        message.value = ''
+        fig = Figure(figsize=(7, 3.6), layout='tight')
+        FigureCanvasAgg(fig)
+        draw_view(view, ax=fig.subplots())
+        image.value = figure_png(fig)
 
-    out = w.interactive_output(show, controls)
+    # an Image, not interactive_output's Output widget: captured output can
+    # deadlock papermill/nbclient runs of the notebook (jupyter/nbclient#312)
+    for control in controls.values():
+        control.observe(redraw, names='value')
+    redraw()
     boxes = list(controls.values())
-    return w.VBox([w.HBox(boxes[:2]), w.HBox(boxes[2:4]), boxes[4], out])
+    return w.VBox([w.HBox(boxes[:2]), w.HBox(boxes[2:4]), boxes[4], message, image])
+
+
+def figure_png(fig: Figure) -> bytes:
+    """A matplotlib figure as PNG bytes (for an ``ipywidgets.Image``)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png')
+    return buf.getvalue()
 
 
 def metric_text(metrics: dict, name: str) -> str:
@@ -218,7 +243,7 @@ def draw_view(view: dict, ax=None):
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.2))
     for col in sorted(c for c in curve.columns if c.startswith('loss')):
-        ax.plot(curve['iter'], curve[col], label=col)
+        ax.plot(curve['iter'], curve[col], label=col, marker='o' if len(curve) < 20 else None)
     ax.set(xlabel='iteration', ylabel='loss', yscale='symlog', title=view['message'])
     ax.title.set_fontsize(9)
     ax.legend(fontsize=8)

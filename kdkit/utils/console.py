@@ -25,6 +25,7 @@ from mmengine.dist import get_rank
 from mmengine.logging import MMLogger
 
 _verbose = False
+_kernel_stdout = None  # a Jupyter cell's stdout, kept while a quiet stage hides it
 
 
 def set_verbose(flag: bool) -> None:
@@ -65,6 +66,19 @@ class _Stderr(io.TextIOBase):
 
     def flush(self) -> None:
         sys.stderr.flush()
+
+
+def _in_kernel(stream) -> bool:
+    return type(stream).__module__.startswith('ipykernel')
+
+
+def console():
+    """Where progress bars and stage lines go: stderr on a terminal (stdout
+    stays for results); in a Jupyter kernel the cell's stdout, since a
+    notebook draws stderr as an error-coloured block."""
+    if not _in_kernel(sys.stderr):
+        return sys.stderr
+    return sys.stdout if _in_kernel(sys.stdout) else (_kernel_stdout or sys.stderr)
 
 
 # MMLogger instances are not in logging's registry; ManagerMixin keeps them
@@ -157,7 +171,7 @@ class Stage:
         if path is None or get_rank() != 0:
             return
         state = 'failed; see log' if failed else 'log'
-        print(f'  {self.name}: {state} {_shown_path(path)}', file=sys.stderr, flush=True)
+        print(f'  {self.name}: {state} {_shown_path(path)}', file=console(), flush=True)
 
 
 @contextlib.contextmanager
@@ -175,7 +189,10 @@ def quiet_stage(name: str):
     (``attach`` the runner to name its log). Verbose: changes nothing but
     the closing line. Everything is restored on exit, exceptions included;
     a failed stage names its log."""
+    global _kernel_stdout
     stage = Stage(name)
+    if _in_kernel(sys.stdout):
+        _kernel_stdout = sys.stdout
     try:
         if is_verbose():
             yield stage

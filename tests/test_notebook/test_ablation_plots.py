@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from kdkit.notebook.ablation_plots import (plot_rule_comparison, plot_weight_heatmap,
-                                           summarise_rules, weight_grid)
+                                           separating_metric, summarise_rules, weight_grid)
 
 matplotlib.use('Agg')
 
@@ -51,3 +51,32 @@ def test_rules_compared_at_a_shared_setting_with_error_bars():
     assert len(axes) == 2
     assert len(axes[0].patches) == 3 and len(axes[0].lines) >= 3  # bars + error bars
     assert 'lower is better' in axes[1].get_title()
+
+
+def quick_profile_table():
+    """AP 0 everywhere (as after the quick CPU schedules), PCK@0.2 spread out."""
+    t = table().assign(AP=0.0)
+    return t.assign(**{'PCK@0.2': 0.5 + t['kd_weight'] / 10})
+
+
+def test_separating_metric_is_pck_when_ap_does_not_move():
+    metric, why = separating_metric(quick_profile_table())
+    assert metric == 'PCK@0.2'
+    assert 'AP spans only 0.000 to 0.000' in why and 'spread 0.000 < 0.01' in why
+    small = quick_profile_table()
+    assert separating_metric(small.assign(AP=0.009 * (small.index % 2)))[0] == 'PCK@0.2'
+    ax = plot_weight_heatmap(quick_profile_table(), metric=metric, note=why)
+    assert ax.get_title().startswith('PCK@0.2 over the weight grid (weighted_sum)\nPCK@0.2: AP')
+    axes = plot_rule_comparison(quick_profile_table(), metrics=(metric, 'jitter'), note=why)
+    assert axes[0].get_title() == 'PCK@0.2 (higher is better)'
+    assert axes[0].figure._suptitle.get_text().startswith('PCK@0.2: AP spans only')
+
+
+def test_separating_metric_is_ap_when_it_spreads():
+    t = table().assign(**{'PCK@0.2': 0.5})
+    metric, why = separating_metric(t)  # AP from 0.55 to 1.22 (the failed run left out)
+    assert metric == 'AP' and why == 'AP: it separates the runs (spread 0.670 >= 0.01)'
+    assert separating_metric(quick_profile_table().drop(columns='AP'))[0] == 'PCK@0.2'
+    assert separating_metric(quick_profile_table().drop(columns='PCK@0.2'))[0] == 'AP'
+    with pytest.raises(ValueError, match='no finished run reports AP or PCK@0.2'):
+        separating_metric(table().drop(columns='AP'))

@@ -120,6 +120,11 @@ def test_panel_builds_widgets(cache_dir):
     assert {'FloatSlider', 'FloatLogSlider', 'Dropdown'} <= found
     rule = panel.children[2]
     assert list(rule.options) == ['any', 'uncertainty', 'weighted_sum']
+    image = panel.children[-1]  # the nearest run's curve, drawn at once
+    assert isinstance(image, w.Image) and image.value[:4] == b'\x89PNG'
+    before = image.value
+    panel.children[0].children[1].value = 4.0  # kd weight: another nearest run
+    assert image.value != before
 
 
 def test_view_is_drawn_with_metrics_caption(cache_dir):

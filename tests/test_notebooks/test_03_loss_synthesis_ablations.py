@@ -31,4 +31,27 @@ def test_ablation_notebook_quick(tmp_path, teacher_ckpt):
     assert 'gt_weight=3.0 out of range: the gt_weight slider allows [0, 2]' in text
     images = [o for c in nb['cells'] for o in c.get('outputs', [])
               if 'image/png' in o.get('data', {})]
-    assert len(images) >= 3  # weight heatmap, rule comparison, slider view
+    assert len(images) >= 4  # weight heatmap, rule comparison, live view, slider view
+    assert 'metric: PCK@0.2' in text or 'metric: AP' in text  # and the reason, printed
+    live = section(nb['cells'], '## Live view')
+    assert any('image/png' in o.get('data', {}) for c in live for o in c.get('outputs', []))
+    assert 'share of the loss:' in json.dumps(live)
+    outputs = [o for c in nb['cells'] for o in c.get('outputs', [])]
+    assert not [o for o in outputs if o.get('output_type') == 'error']
+    assert not [printed(o) for o in outputs if 'Warning' in printed(o)]
+
+
+def printed(output) -> str:
+    """An output's text (streams, plain-text results), not its images."""
+    text = output.get('text', '') or output.get('data', {}).get('text/plain', '')
+    return ''.join(text) if isinstance(text, list) else text
+
+
+def section(cells, heading: str) -> list:
+    """The cells from the markdown cell starting with ``heading`` to the next '## '."""
+    start = next(i for i, c in enumerate(cells) if c['cell_type'] == 'markdown'
+                 and ''.join(c['source']).startswith(heading))
+    end = next((i for i, c in enumerate(cells[start + 1:], start + 1)
+                if c['cell_type'] == 'markdown' and ''.join(c['source']).startswith('## ')),
+               len(cells))
+    return cells[start:end]

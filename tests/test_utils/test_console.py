@@ -1,5 +1,6 @@
 """kdkit/utils/console.py: what a stage shows on the terminal and what it keeps
 in its log file."""
+import io
 import sys
 import uuid
 import warnings
@@ -129,3 +130,24 @@ def test_errors_logged_by_the_run_surface_during_the_stage(tmp_path, capsys):
     assert 'kdkit-test: a logged error' in err
     assert 'Epoch(train)' not in out + err and 'an MMEngine notice' not in out + err
     assert 'an MMEngine notice' in log.read_text()
+
+
+class KernelStream(io.StringIO):
+    """Stands in for ipykernel's OutStream (kdkit tells a kernel by the module)."""
+
+
+KernelStream.__module__ = 'ipykernel.iostream'
+
+
+def test_progress_goes_to_the_cells_stdout_in_a_notebook(monkeypatch):
+    """A notebook draws stderr as an error-coloured block: in a Jupyter kernel
+    progress bars and stage lines go to the cell's stdout, also while a quiet
+    stage hides stdout from MMEngine; on a terminal, to stderr."""
+    assert console.console() is sys.stderr
+    out, err = KernelStream(), KernelStream()
+    monkeypatch.setattr(sys, 'stdout', out)
+    monkeypatch.setattr(sys, 'stderr', err)
+    assert console.console() is out
+    with quiet_stage('student'):
+        assert sys.stdout is not out
+        assert console.console() is out

@@ -1,4 +1,4 @@
-"""``ProgressBarHook``: one tqdm bar (stderr) per MMEngine run.
+"""``ProgressBarHook``: one tqdm bar per MMEngine run (stderr; a notebook cell's stdout).
 
 kdkit's commands add it to the Runner when they keep MMEngine's console log
 off the terminal (see :mod:`kdkit.utils.console`); configs need not name it.
@@ -9,13 +9,14 @@ shows a bar.
 """
 from __future__ import annotations
 
-import sys
 import time
 
 from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmpose.registry import HOOKS
 from tqdm import tqdm
+
+from kdkit.utils.console import console
 
 
 @HOOKS.register_module()
@@ -30,7 +31,7 @@ class ProgressBarHook(Hook):
 
     def __init__(self, desc: str, mininterval: float | None = None):
         if mininterval is None:
-            mininterval = 1.0 if _live(sys.stderr) else 30.0
+            mininterval = 1.0 if _live(console()) else 30.0
         if mininterval < 1:
             raise ValueError(f'ProgressBarHook.mininterval: expected >= 1 s, got {mininterval}')
         self.desc, self.mininterval = desc, float(mininterval)
@@ -43,7 +44,7 @@ class ProgressBarHook(Hook):
     def open(self, total: int, initial: int = 0) -> None:
         if self.bar is None:
             self.bar = tqdm(total=total, initial=initial, desc=self.desc, unit='it',
-                            file=sys.stderr, mininterval=self.mininterval,
+                            file=console(), mininterval=self.mininterval,
                             dynamic_ncols=True, disable=not is_main_process())
 
     def show(self, step: int = 0) -> None:
