@@ -20,8 +20,7 @@ from mmpose.models.pose_estimators import TopdownPoseEstimator
 from mmpose.registry import MODELS
 
 from kdkit.distill.distiller import Distiller
-from kdkit.distill.hook import check_teacher_spec
-from kdkit.distill.teacher import FrozenTeacher
+from kdkit.distill.hook import build_teacher, check_teacher_spec
 
 
 @MODELS.register_module()
@@ -54,11 +53,8 @@ class KDPoseEstimator(TopdownPoseEstimator):
         else the metainfo MMEngine's train loop gives the visualizer);
         ``student_cfg``: the run's config (its crop and codec)."""
         if self.distiller.teacher is None:
-            spec = self.teacher_cfg
-            self.distiller.teacher = FrozenTeacher.from_config(
-                spec['config'], spec['checkpoint'], student=self,
-                cfg_options=spec.get('cfg_options'), keypoint_map=spec.get('keypoint_map'),
-                metainfo=spec.get('metainfo'),
+            self.distiller.teacher = build_teacher(
+                self.teacher_cfg, student=self,
                 student_meta=student_meta or self.metainfo or train_metainfo(),
                 student_cfg=student_cfg, field='model.teacher')
         self.distiller.teacher.to(next(self.parameters()).device)

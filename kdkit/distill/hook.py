@@ -29,6 +29,7 @@ from mmpose.registry import HOOKS
 from kdkit.distill.distiller import Distiller
 from kdkit.distill.mapping import check_cfg_options, check_keypoint_map_spec
 from kdkit.distill.teacher import FrozenTeacher, load_any_config
+from kdkit.teachers.onnx import OnnxPoseTeacher, check_onnx_spec
 from kdkit.utils.validate import check_keypoint_match
 
 
@@ -71,6 +72,10 @@ class DistillLossHook(Hook):
             its outputs resampled onto the student's grid; the two inputs
             must have the same aspect ratio. Normalisation and ``bgr_to_rgb``
             are re-mapped when the two data preprocessors differ.
+
+            ``dict(type='onnx', file=..., input_size=..., output=..., mean=...,
+            std=..., bgr_to_rgb=..., ...)``: an ONNX model run by ONNX Runtime
+            (:mod:`kdkit.teachers.onnx`), mapped onto the student the same way.
         terms: ``{name: loss config}``; each is logged as ``loss_<name>``.
         weights: ``{'gt': w, name: w, ...}``.
         synthesis: the synthesis rule config (default ``WeightedSum``).
@@ -80,15 +85,10 @@ class DistillLossHook(Hook):
 
     def __init__(self, teacher: dict, terms: dict, weights: dict,
                  synthesis: dict | None = None):
-        if not isinstance(teacher, dict) or not {'config', 'checkpoint'} <= set(teacher):
-            raise ValueError("DistillLossHook.teacher: expected dict(config=..., "
-                             f'checkpoint=...[, cfg_options=..., keypoint_map=..., '
-                             f'metainfo=...]), got {teacher!r}')
-        unknown = set(teacher) - set(TEACHER_KEYS)
-        if unknown:
-            raise ValueError(f'DistillLossHook.teacher: unknown keys {sorted(unknown)} '
-                             f'(expected {", ".join(TEACHER_KEYS)})')
-        check_teacher_spec(teacher, 'DistillLossHook.teacher')
+        is_onnx = isinstance(teacher, dict) and teacher.get('type') == 'onnx'
+        if not is_onnx:  # an MMPose teacher (onnx: check_onnx_spec checks the keys)
+            check_mmpose_teacher_keys(teacher, 'DistillLossHook.teacher')
+        check_teacher_spec(teacher, 'DistillLossHook.teacher', TEACHER_TYPES)
         self.teacher_cfg = teacher
         self.distiller = Distiller(terms, weights, synthesis)
         if self.distiller.has_params:
@@ -102,19 +102,16 @@ class DistillLossHook(Hook):
         check_data_keypoints(runner, model)
         device = next(model.parameters()).device
         if self.distiller.teacher is None:
-            spec = self.teacher_cfg
             dataset = getattr(runner.train_dataloader, 'dataset', None)
-            self.distiller.teacher = FrozenTeacher.from_config(
-                spec['config'], spec['checkpoint'], student=model,
-                cfg_options=spec.get('cfg_options'), keypoint_map=spec.get('keypoint_map'),
-                metainfo=spec.get('metainfo'),
+            self.distiller.teacher = build_teacher(
+                self.teacher_cfg, student=model,
                 student_meta=getattr(dataset, 'metainfo', None) or None,
                 student_cfg=runner.cfg, field=teacher_field(runner.cfg))
         self.distiller.teacher.to(device)
         self.distiller.to(device)
         install_distiller(model, self.distiller)
         runner.logger.info(
-            f'kdkit: distilling from {self.teacher_cfg["config"]} with terms '
+            f'kdkit: distilling from {teacher_source(self.teacher_cfg)} with terms '
             f'{list(self.distiller.terms)} and {type(self.distiller.synthesis).__name__}')
         mapped = self.distiller.teacher.describe()
         if mapped:
@@ -125,17 +122,60 @@ class DistillLossHook(Hook):
 
 
 TEACHER_KEYS = ('config', 'checkpoint', 'cfg_options', 'keypoint_map', 'metainfo')
+# a teacher dict's ``type``: absent or 'mmpose' (config + checkpoint), or 'onnx'
+# (kdkit.teachers.onnx, its own keys); KDPoseEstimator takes MMPose teachers only
+TEACHER_TYPES = ('mmpose', 'onnx')
 
 
-def check_teacher_spec(spec: dict, field: str) -> None:
-    """The form of a teacher dict's optional keys, in one line naming the field."""
-    check_cfg_options(spec.get('cfg_options'), f'{field}.cfg_options')
-    check_keypoint_map_spec(spec.get('keypoint_map'), f'{field}.keypoint_map')
+def check_mmpose_teacher_keys(spec, field: str) -> None:
+    """An MMPose teacher dict has config and checkpoint and no unknown keys."""
+    if not isinstance(spec, dict) or not {'config', 'checkpoint'} <= set(spec):
+        raise ValueError(f'{field}: expected dict(config=..., checkpoint=...[, cfg_options=..., '
+                         f"keypoint_map=..., metainfo=...]) or dict(type='onnx', file=..., "
+                         f'...), got {spec!r}')
+    unknown = set(spec) - set(TEACHER_KEYS) - {'type'}
+    if unknown:
+        raise ValueError(f'{field}: unknown keys {sorted(unknown)} '
+                         f'(expected {", ".join(TEACHER_KEYS)})')
+
+
+def check_teacher_spec(spec: dict, field: str, types: tuple = ('mmpose',)) -> None:
+    """The form of a teacher dict's optional keys (all of an ONNX teacher's),
+    in one line naming the field; ``types``: the teacher types the caller builds."""
+    kind = spec.get('type', 'mmpose')
+    if kind not in types:
+        raise ValueError(f'{field}.type: expected {" or ".join(map(repr, types))}, got {kind!r}'
+                         + ('; an ONNX teacher goes in a DistillLossHook' if kind == 'onnx'
+                            else ''))
+    if kind == 'onnx':
+        check_onnx_spec(spec, field)
+    else:
+        check_cfg_options(spec.get('cfg_options'), f'{field}.cfg_options')
+        check_keypoint_map_spec(spec.get('keypoint_map'), f'{field}.keypoint_map')
     meta = spec.get('metainfo')
     if meta is not None and not (isinstance(meta, (dict, str)) or (
             isinstance(meta, (list, tuple)) and all(isinstance(n, str) for n in meta))):
         raise ValueError(f"{field}.metainfo: expected dict(from_file=...), a metainfo dict, "
                          f'a file path or a list of key-point names, got {meta!r}')
+
+
+def build_teacher(spec: dict, **student):
+    """The teacher of a teacher dict, by its ``type``: a
+    :class:`FrozenTeacher` (MMPose config + checkpoint) or an
+    :class:`~kdkit.teachers.onnx.OnnxPoseTeacher`; ``student``: the
+    ``student``, ``student_meta``, ``student_cfg`` and ``field`` arguments
+    of both builders."""
+    if spec.get('type') == 'onnx':
+        return OnnxPoseTeacher.from_spec(spec, **student)
+    return FrozenTeacher.from_config(spec['config'], spec['checkpoint'],
+                                     cfg_options=spec.get('cfg_options'),
+                                     keypoint_map=spec.get('keypoint_map'),
+                                     metainfo=spec.get('metainfo'), **student)
+
+
+def teacher_source(spec: dict) -> str:
+    """The teacher's config or .onnx file, for the log."""
+    return str(spec.get('file') if spec.get('type') == 'onnx' else spec.get('config'))
 
 
 def teacher_field(cfg) -> str:

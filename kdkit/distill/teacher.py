@@ -169,6 +169,11 @@ class FrozenTeacher:
             parts.append(f'input channels {self.input_channels} (bgr_to_rgb differs)')
         return '; '.join(p for p in parts if p)
 
+    @property
+    def device(self) -> torch.device:
+        """Where the teacher's inputs go (as ``OnnxPoseTeacher.device``)."""
+        return next(self.model.parameters()).device
+
     def to(self, device) -> 'FrozenTeacher':
         self.model.to(device)
         if self.input_affine is not None:

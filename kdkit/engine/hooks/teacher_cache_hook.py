@@ -157,8 +157,7 @@ def teacher_kind(teacher, transforms) -> str:
     """'heatmap' or 'simcc': the teacher's head output on one blank crop."""
     affine = next(t for t in transforms if tc.transform_name(t) == 'TopdownAffine')
     w, h = (int(v) for v in affine.input_size)
-    device = next(teacher.model.parameters()).device
-    out = teacher(torch.zeros(1, 3, h, w, device=device))
+    out = teacher(torch.zeros(1, 3, h, w, device=teacher.device))
     return 'heatmap' if 'heatmap' in out else 'simcc'
 
 
