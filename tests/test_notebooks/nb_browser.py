@@ -80,6 +80,13 @@ class Lab:
                 ('config', 'runtime', 'data', 'settings', 'workspaces', 'ipython')}
         for d in dirs.values():
             d.mkdir(parents=True, exist_ok=True)
+        # Run All queues every cell; after an error ipykernel aborts only the
+        # requests that reach it within stop_on_error_timeout (default 0 s), so
+        # on a busy machine a later cell could still run: give them 10 s
+        profile = dirs['ipython'] / 'profile_default'
+        profile.mkdir(parents=True, exist_ok=True)
+        (profile / 'ipython_kernel_config.py').write_text(
+            'c.Kernel.stop_on_error_timeout = 10.0\n')
         for rel, value in LAB_SETTINGS.items():
             path = dirs['settings'] / rel
             path.parent.mkdir(parents=True, exist_ok=True)
