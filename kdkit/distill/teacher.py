@@ -176,10 +176,7 @@ class FrozenTeacher:
 
     def to(self, device) -> 'FrozenTeacher':
         self.model.to(device)
-        if self.input_affine is not None:
-            self.input_affine = tuple(t.to(device) for t in self.input_affine)
-        if self.alignment is not None:
-            self.alignment.to(device)
+        move_input_maps(self, device)
         return self
 
     @torch.no_grad()
@@ -243,3 +240,12 @@ def normalisation_affine(student_pre, teacher_pre):
         return None
     # x_raw = x_s * s_s + m_s (student order, then reordered) ; x_t = (x_raw - m_t) / s_t
     return (ss / st).view(1, -1, 1, 1), ((ms - mt) / st).view(1, -1, 1, 1)
+
+
+def move_input_maps(teacher, device) -> None:
+    """A teacher's normalisation affine and student mapping onto ``device``
+    (what ``to`` moves besides the network, for every teacher kind)."""
+    if teacher.input_affine is not None:
+        teacher.input_affine = tuple(t.to(device) for t in teacher.input_affine)
+    if teacher.alignment is not None:
+        teacher.alignment.to(device)

@@ -301,22 +301,8 @@ def check_live_settings(gt_weight, kd_weight, temperature, rule, gate_threshold,
     return dict(gt_weight=check_slider('gt_weight', gt_weight),
                 kd_weight=check_slider('kd_weight', kd_weight),
                 temperature=check_slider('temperature', temperature),
-                gate_threshold=check_live_slider('gate_threshold', gate_threshold),
+                gate_threshold=check_slider('gate_threshold', gate_threshold, LIVE_SLIDERS),
                 rule=rule, kd_loss=kd_loss)
-
-
-def check_live_slider(name: str, value) -> float:
-    """:func:`~kdkit.notebook.sliders.check_slider` (same message) for the
-    live view's own sliders, :data:`LIVE_SLIDERS`."""
-    lo, hi = LIVE_SLIDERS[name]
-    try:
-        v = float(value)
-    except (TypeError, ValueError):
-        v = math.nan
-    if isinstance(value, bool) or not (lo <= v <= hi):
-        raise ValueError(f'{name}={value!r} out of range: the {name} slider allows '
-                         f'[{lo:g}, {hi:g}]')
-    return v
 
 
 def keypoint_index(batch: LiveBatch, keypoint) -> int:

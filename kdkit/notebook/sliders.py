@@ -27,9 +27,10 @@ NO_TEMPERATURE_DISTANCE = 0.25
 EXACT = 1e-9
 
 
-def check_slider(name: str, value) -> float:
-    """The value as a float, or a one-line ValueError naming the slider and its range."""
-    lo, hi = SLIDERS[name]
+def check_slider(name: str, value, ranges: Optional[dict] = None) -> float:
+    """The value as a float, or a one-line ValueError naming the slider and
+    its range; ``ranges``: ``{name: (low, high)}``, default :data:`SLIDERS`."""
+    lo, hi = (SLIDERS if ranges is None else ranges)[name]
     try:
         v = float(value)
     except (TypeError, ValueError):

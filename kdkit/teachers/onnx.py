@@ -86,7 +86,8 @@ from mmpose.models.data_preprocessors import PoseDataPreprocessor
 from kdkit.distill.mapping import (Geometry, ModelView, TeacherAlignment,
                                   check_keypoint_map_spec, geometry, keypoint_names,
                                   model_view, plan_alignment)
-from kdkit.distill.teacher import channel_order, normalisation_affine, resolve_path
+from kdkit.distill.teacher import (channel_order, move_input_maps, normalisation_affine,
+                                   resolve_path)
 from kdkit.losses.utils import LABEL_TEMPERATURE
 
 OUTPUT_KINDS = ('heatmap', 'simcc', 'keypoints')
@@ -465,10 +466,7 @@ class OnnxPoseTeacher:
         """Keep the input maps on ``device`` (the student's). ONNX Runtime runs
         on the CPU; the outputs come back on the inputs' device."""
         self.device = torch.device(device)
-        if self.input_affine is not None:
-            self.input_affine = tuple(t.to(device) for t in self.input_affine)
-        if self.alignment is not None:
-            self.alignment.to(device)
+        move_input_maps(self, device)
         return self
 
     @torch.no_grad()
