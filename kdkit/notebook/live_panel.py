@@ -242,22 +242,11 @@ def live_view(batch: LiveBatch, gt_weight, kd_weight, temperature, rule: str,
     """
     settings = check_live_settings(gt_weight, kd_weight, temperature, rule, gate_threshold,
                                    kd_loss)
-    with one_thread():
-        return synthesized_view(batch, settings, keypoint_index(batch, keypoint),
-                                frame_index(batch, frame))
-
-
-@contextlib.contextmanager
-def one_thread():
-    """torch on one thread: the view's tensors are tiny, and on a busy CPU
-    the intra-op threads' hand-offs cost 100x the arithmetic (0.2 s against
-    2 ms a view, measured on 2 shared cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    # no torch.set_num_threads(1) here, though it made a view 100x faster on a
+    # busy CPU: changing the process's thread pool from a widget callback was
+    # the suspect of a kernel that hung in this cell in one browser run
+    return synthesized_view(batch, settings, keypoint_index(batch, keypoint),
+                            frame_index(batch, frame))
 
 
 def synthesized_view(batch: LiveBatch, settings: dict, k: int, frame: int) -> dict:
