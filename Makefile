@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 KDKIT  := $(VENV)/bin/kdkit
 PROFILE ?= quick
 
-.PHONY: setup test browser-test demo lab bench doctor clean help
+.PHONY: setup test browser-test demo lab bench doctor clean help real-setup real-data
 
 help:
 	@echo "make setup   build/verify .venv from environment.yml"
@@ -17,6 +17,8 @@ help:
 	@echo "make bench   the side-by-side benchmark (writes bench/results/)"
 	@echo "make lab     JupyterLab on the project"
 	@echo "make doctor  check the stack"
+	@echo "make real-setup  build/verify .venv-real (MediaPipe labeller, separate: protobuf<5)"
+	@echo "make real-data   pose2sim's Demo_MultiPerson videos into data/real/ (from its PyPI wheel)"
 
 setup:
 	@$(PYTHON) tools/setup_env.py --venv $(VENV)
@@ -42,3 +44,9 @@ lab: setup
 
 clean:
 	rm -rf work_dirs data/kdkit_quick .pytest_cache
+
+real-setup:
+	@$(PYTHON) tools/setup_real_env.py --venv .venv-real
+
+real-data:
+	@$(PYTHON) tools/fetch_real_data.py --out data/real

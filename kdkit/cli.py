@@ -1,4 +1,5 @@
-"""The ``kdkit`` command: ``kdkit doctor | data | train | test | ablate | export | bench``.
+"""The ``kdkit`` command: ``kdkit doctor | data | demo | train | test | ablate | export |
+predict | evaluate | bench``.
 
 Each sub-command lives next to the code it drives and exposes
 ``add_parser(subparsers)``, which registers the command and sets
@@ -21,6 +22,7 @@ COMMAND_MODULES = (
     'kdkit.distill.cli',
     'kdkit.ablation.cli',
     'kdkit.export.cli',
+    'kdkit.predict.cli',
     'kdkit.evaluation.cli',
     'kdkit.bench',
 )

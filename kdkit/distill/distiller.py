@@ -26,6 +26,7 @@ from torch import nn
 
 from kdkit.distill.outputs import capture_head_forward, split_head_outputs
 from kdkit.synthesis.labels import input_keypoints
+from kdkit.teachers.pseudo_labels import split_label_weights
 
 GT_TERM = 'gt'
 
@@ -96,17 +97,22 @@ class Distiller(nn.Module):
         if self.teacher is None:
             raise RuntimeError('Distiller has no teacher: attach a FrozenTeacher '
                                'or a teacher cache before training')
+        if getattr(self.teacher, 'reads_samples', False):  # pseudo-labels in the data
+            return self.teacher(inputs, data_samples)
         return self.teacher(inputs)
 
     def loss(self, student, inputs: torch.Tensor, data_samples) -> dict:
         """Compute every named, weighted term for one batch (see module doc)."""
         from kdkit.synthesis.base import SynthesisContext
+        # teacher first: a pseudo-label teacher takes its samples' label weights
+        t_out = dict(self.teacher_outputs(inputs, data_samples))
+        teacher_weights = t_out.pop('keypoint_weights', None)
+        split_label_weights(data_samples, t_out.pop('label_weights', None))
         feats = student.extract_feat(inputs)
         with capture_head_forward(student.head) as captured:
             head_losses = student.head.loss(feats, data_samples,
                                             train_cfg=student.train_cfg)
         s_out = split_head_outputs(captured['out'], feats)
-        t_out = self.teacher_outputs(inputs, data_samples)
 
         ctx = SynthesisContext(
             student=s_out, teacher=t_out,
@@ -116,6 +122,8 @@ class Distiller(nn.Module):
             is_labeled=None)
         ctx.is_labeled = ctx.gt_weights.sum(dim=1) > 0
         kpt_weights = self.keypoint_mask(self.synthesis.keypoint_weights(ctx), inputs)
+        if teacher_weights is not None:  # per sample: e.g. the confidence of pseudo-labels
+            kpt_weights = teacher_weights if kpt_weights is None else kpt_weights * teacher_weights
 
         raw = {GT_TERM: sum(v for k, v in head_losses.items() if k.startswith('loss'))}
         for name, term in self.terms.items():

@@ -30,6 +30,7 @@ from kdkit.distill.distiller import Distiller
 from kdkit.distill.mapping import check_cfg_options, check_keypoint_map_spec
 from kdkit.distill.teacher import FrozenTeacher, load_any_config
 from kdkit.teachers.onnx import OnnxPoseTeacher, check_onnx_spec
+from kdkit.teachers.pseudo_labels import PseudoLabelTeacher, check_pseudo_spec
 from kdkit.utils.validate import check_keypoint_match
 
 
@@ -85,8 +86,8 @@ class DistillLossHook(Hook):
 
     def __init__(self, teacher: dict, terms: dict, weights: dict,
                  synthesis: dict | None = None):
-        is_onnx = isinstance(teacher, dict) and teacher.get('type') == 'onnx'
-        if not is_onnx:  # an MMPose teacher (onnx: check_onnx_spec checks the keys)
+        own_keys = isinstance(teacher, dict) and teacher.get('type') in TEACHER_TYPES[1:]
+        if not own_keys:  # an MMPose teacher (the others' keys: check_teacher_spec)
             check_mmpose_teacher_keys(teacher, 'DistillLossHook.teacher')
         check_teacher_spec(teacher, 'DistillLossHook.teacher', TEACHER_TYPES)
         self.teacher_cfg = teacher
@@ -122,17 +123,18 @@ class DistillLossHook(Hook):
 
 
 TEACHER_KEYS = ('config', 'checkpoint', 'cfg_options', 'keypoint_map', 'metainfo')
-# a teacher dict's ``type``: absent or 'mmpose' (config + checkpoint), or 'onnx'
-# (kdkit.teachers.onnx, its own keys); KDPoseEstimator takes MMPose teachers only
-TEACHER_TYPES = ('mmpose', 'onnx')
+# a teacher dict's ``type``: absent or 'mmpose' (config + checkpoint), 'onnx'
+# (kdkit.teachers.onnx, its own keys) or 'pseudo_labels' (kdkit.teachers.pseudo_labels:
+# key points cached in the data); KDPoseEstimator takes MMPose teachers only
+TEACHER_TYPES = ('mmpose', 'onnx', 'pseudo_labels')
 
 
 def check_mmpose_teacher_keys(spec, field: str) -> None:
     """An MMPose teacher dict has config and checkpoint and no unknown keys."""
     if not isinstance(spec, dict) or not {'config', 'checkpoint'} <= set(spec):
         raise ValueError(f'{field}: expected dict(config=..., checkpoint=...[, cfg_options=..., '
-                         f"keypoint_map=..., metainfo=...]) or dict(type='onnx', file=..., "
-                         f'...), got {spec!r}')
+                         f"keypoint_map=..., metainfo=...]), dict(type='onnx', file=..., "
+                         f"...) or dict(type='pseudo_labels'), got {spec!r}")
     unknown = set(spec) - set(TEACHER_KEYS) - {'type'}
     if unknown:
         raise ValueError(f'{field}: unknown keys {sorted(unknown)} '
@@ -149,6 +151,8 @@ def check_teacher_spec(spec: dict, field: str, types: tuple = ('mmpose',)) -> No
                             else ''))
     if kind == 'onnx':
         check_onnx_spec(spec, field)
+    elif kind == 'pseudo_labels':
+        check_pseudo_spec(spec, field)
     else:
         check_cfg_options(spec.get('cfg_options'), f'{field}.cfg_options')
         check_keypoint_map_spec(spec.get('keypoint_map'), f'{field}.keypoint_map')
@@ -167,6 +171,8 @@ def build_teacher(spec: dict, **student):
     of both builders."""
     if spec.get('type') == 'onnx':
         return OnnxPoseTeacher.from_spec(spec, **student)
+    if spec.get('type') == 'pseudo_labels':
+        return PseudoLabelTeacher.from_spec(spec, **student)
     return FrozenTeacher.from_config(spec['config'], spec['checkpoint'],
                                      cfg_options=spec.get('cfg_options'),
                                      keypoint_map=spec.get('keypoint_map'),
@@ -175,6 +181,8 @@ def build_teacher(spec: dict, **student):
 
 def teacher_source(spec: dict) -> str:
     """The teacher's config or .onnx file, for the log."""
+    if spec.get('type') == 'pseudo_labels':
+        return 'pseudo-labels in the training data'
     return str(spec.get('file') if spec.get('type') == 'onnx' else spec.get('config'))
 
 

@@ -43,14 +43,6 @@ NOTEBOOKS = {
 }
 
 pytestmark = pytest.mark.slow
-# Notebook 03 hangs in the browser about one run in three: the kernel stays
-# busy, with little CPU, in the live-panel cell (load_live_batch +
-# make_live_panel); papermill runs of it pass. Until that is found, its
-# browser runs are opt-in so make test does not fail at random.
-NB03_IN_BROWSER = os.environ.get('KDKIT_BROWSER_NB03') == '1'
-skip_nb03 = pytest.mark.skipif(
-    not NB03_IN_BROWSER, reason='notebook 03 can hang in the browser (live-panel cell); '
-    'KDKIT_BROWSER_NB03=1 runs it')
 REQUIRED = os.environ.get('KDKIT_REQUIRE_BROWSER') == '1'
 try:
     BROWSER = find_browser()
@@ -141,15 +133,13 @@ def test_checker_reports_a_broken_notebook(browser):
         assert_clean(report, min_images=1)
 
 
-@pytest.mark.parametrize('name', [n if n != NB03 else pytest.param(n, marks=skip_nb03)
-                                  for n in NOTEBOOKS])
+@pytest.mark.parametrize('name', list(NOTEBOOKS))
 def test_notebook_runs_clean_in_jupyterlab(browser, name, teacher_ckpt):
     report = run_notebook(browser, name, teacher_ckpt)
     assert report.prompts, f'{name}: no code cells on the page'
     assert_clean(report, min_images=NOTEBOOKS[name][1])
 
 
-@skip_nb03
 def test_live_panel_slider_changes_the_figure(browser, teacher_ckpt):
     """Notebook 03's live panel: moving its first slider (the GT weight)
     redraws the panel's figure."""

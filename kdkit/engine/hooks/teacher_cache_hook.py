@@ -67,6 +67,10 @@ class TeacherCacheHook(Hook):
         check_terms(distiller)
         model = unwrap(runner.model)
         teacher = attach_teacher(model, distiller, runner)
+        if getattr(teacher, 'reads_samples', False):  # its outputs are in the data already
+            runner.logger.info('kdkit: teacher cache not used: the teacher reads its '
+                               'outputs from the data samples (pseudo-labels)')
+            return
         self.cache = self.load_or_compute(runner, model, teacher)
         distiller.teacher_source = self.cache
         if self.release_teacher:
