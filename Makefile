@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 KDKIT  := $(VENV)/bin/kdkit
 PROFILE ?= quick
 
-.PHONY: setup test browser-test demo lab bench doctor clean help real-setup real-data
+.PHONY: setup test browser-test demo lab bench doctor clean help real-setup real-data real-labels
 
 help:
 	@echo "make setup   build/verify .venv from environment.yml"
@@ -19,6 +19,7 @@ help:
 	@echo "make doctor  check the stack"
 	@echo "make real-setup  build/verify .venv-real (MediaPipe labeller, separate: protobuf<5)"
 	@echo "make real-data   pose2sim's Demo_MultiPerson videos into data/real/ (from its PyPI wheel)"
+	@echo "make real-labels MediaPipe labels of those videos, then the dataset data/real/demo_multiperson (val: cam04)"
 
 setup:
 	@$(PYTHON) tools/setup_env.py --venv $(VENV)
@@ -50,3 +51,23 @@ real-setup:
 
 real-data:
 	@$(PYTHON) tools/fetch_real_data.py --out data/real
+
+# Real video: MediaPipe pseudo-labels of the 4 Demo_MultiPerson views, then a kdkit
+# dataset (train: cam01-03, val/test: cam04). Each step runs only when its output is
+# older than its inputs; labelling (and so .venv-real) only when the labels are stale.
+REAL_DEMO   := data/real/Demo_MultiPerson
+REAL_VIDEOS := $(foreach i,1 2 3 4,$(REAL_DEMO)/videos/cam0$(i).mp4)
+REAL_LABELS := data/real/labels_mediapipe.json
+REAL_OUT    := data/real/demo_multiperson
+LABEL_VIDEOS := 'import sys; from kdkit.teachers.mediapipe import label_videos; label_videos(sys.argv[2:], sys.argv[1], num_poses=2)'
+
+real-labels: setup real-data
+	@$(MAKE) --no-print-directory $(REAL_OUT)/meta.json
+
+$(REAL_LABELS): $(REAL_VIDEOS)
+	@$(MAKE) --no-print-directory real-setup
+	$(PY) -c $(LABEL_VIDEOS) $@ $(REAL_VIDEOS)
+
+$(REAL_OUT)/meta.json: $(REAL_LABELS) $(REAL_VIDEOS)
+	$(KDKIT) data from-video $(REAL_VIDEOS) --labels $(REAL_LABELS) --val cam04 \
+	    --out $(REAL_OUT) --overwrite

@@ -1,0 +1,18 @@
+# CPU quick sibling of kd-pseudo_mobilenetv2_20e_kdkit-video+demo-multiperson-128x96.py:
+# the quick generated set (288 labelled frames) and a few epochs.
+_base_ = ['./kd-pseudo_mobilenetv2_20e_kdkit-video+demo-multiperson-128x96.py']
+
+generated = dict(
+    type='VideoPoseDataset', data_root='data/kdkit_quick/', data_mode='topdown',
+    ann_file='annotations/person_keypoints_train.json', data_prefix=dict(img='images/'),
+    keep_unlabeled=False, pipeline=[])
+train_dataloader = dict(
+    batch_size=16,
+    dataset=dict(
+        datasets=[generated, {{_base_.real}}],
+        sample_ratio_factor=[1.0, 0.6]))  # 288 + 288
+train_cfg = dict(max_epochs=6, val_interval=3)
+param_scheduler = [
+    dict(type='LinearLR', begin=0, end=30, start_factor=0.01, by_epoch=False),
+    dict(type='CosineAnnealingLR', begin=0, end=6, T_max=6, eta_min=1e-5, by_epoch=True)
+]
