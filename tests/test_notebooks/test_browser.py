@@ -38,6 +38,8 @@ NOTEBOOKS = {
     '02_teacher_training': ('test_02_teacher_training.py', 2),
     # accuracy vs latency, PCK per joint, skeletons side by side
     '04_mobile_student_eval': ('test_04_mobile_student_eval.py', 3),
+    # views, views with the teacher's skeletons, teacher vs student, per-joint reprojection
+    '05_real_video': ('test_05_real_video.py', 4),
     # weight heatmap, rules side by side, the slider panel's figure, slider view
     NB03: ('test_03_loss_synthesis_ablations.py', 4),
 }
