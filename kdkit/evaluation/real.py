@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
+from kdkit.utils.io import common_suffix_len
 from kdkit.utils.validate import InputError
 
 POSE_LABELS_FORMAT = 'kdkit-pose-labels/1'
@@ -377,12 +378,6 @@ def format_multiview(report: dict) -> str:
 
 
 # ----------------------------------------------------- key points vs COCO
-def _suffix_len(a: tuple, b: tuple) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
-        n += 1
-    return n
-
 
 def map_to_gt(images: list | None, gt: dict, pred_ids, where: str = 'images json'
               ) -> tuple[dict, dict]:
@@ -451,7 +446,7 @@ def map_to_gt(images: list | None, gt: dict, pred_ids, where: str = 'images json
         parts = PurePosixPath(str(img.get('file_name', ''))).parts
         if not parts:
             continue
-        cands = [(_suffix_len(parts, p), i) for p, i in by_base.get(parts[-1], [])]
+        cands = [(common_suffix_len(parts, p), i) for p, i in by_base.get(parts[-1], [])]
         if not cands:
             continue
         best = max(n for n, _ in cands)

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from kdkit.utils.io import common_suffix_len
 from kdkit.utils.validate import InputError
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
@@ -145,12 +146,6 @@ def _add(boxes: dict, frame_id, box) -> None:
         boxes.setdefault(frame_id, []).append(box)
 
 
-def _suffix_len(a: tuple, b: tuple) -> int:
-    n = 0
-    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
-        n += 1
-    return n
-
 
 def _match_files(coco_images: list, names: list[str], folder, where: str) -> dict:
     """COCO image id -> frame id, matching ``file_name`` to the image files by
@@ -165,7 +160,7 @@ def _match_files(coco_images: list, names: list[str], folder, where: str) -> dic
     out = {}
     for frame_id, name in enumerate(names):
         parts = (folder / name).parts
-        cands = [(_suffix_len(parts, p), i) for p, i in by_base.get(parts[-1], [])]
+        cands = [(common_suffix_len(parts, p), i) for p, i in by_base.get(parts[-1], [])]
         if not cands:
             continue
         best = max(n for n, _ in cands)

@@ -37,3 +37,12 @@ def atomic_write_text(path: str | Path, text: str) -> Path:
 def repo_root() -> Path:
     """The kdkit checkout (where configs/ lives); notebooks run from notebooks/."""
     return Path(__file__).resolve().parents[2]
+
+
+def common_suffix_len(a: tuple, b: tuple) -> int:
+    """How many trailing path parts ``a`` and ``b`` share (matching a file
+    to a COCO ``file_name`` given relative to another root)."""
+    n = 0
+    while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
+        n += 1
+    return n
