@@ -28,7 +28,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from kdkit.utils.io import common_suffix_len
+from kdkit.utils.io import best_path_matches, index_by_file_name
 from kdkit.utils.validate import InputError
 
 POSE_LABELS_FORMAT = 'kdkit-pose-labels/1'
@@ -436,21 +436,15 @@ def map_to_gt(images: list | None, gt: dict, pred_ids, where: str = 'images json
         mapping = {img['id']: by_frame[img['frame_index']] for img in images
                    if img['frame_index'] in by_frame}
         return mapping, dict(by='frame_index', video=video)
-    by_base: dict = {}
-    for img in gt_images:
-        parts = PurePosixPath(str(img.get('file_name', ''))).parts
-        if parts:
-            by_base.setdefault(parts[-1], []).append((parts, img['id']))
+    index = index_by_file_name(gt_images)
     mapping = {}
     for img in images:
         parts = PurePosixPath(str(img.get('file_name', ''))).parts
         if not parts:
             continue
-        cands = [(common_suffix_len(parts, p), i) for p, i in by_base.get(parts[-1], [])]
-        if not cands:
+        ids, _ = best_path_matches(parts, index)
+        if not ids:
             continue
-        best = max(n for n, _ in cands)
-        ids = [i for n, i in cands if n == best]
         if len(ids) > 1:
             raise InputError(f'{where}: {img.get("file_name")} matches {len(ids)} '
                              'GT images equally well by file name; predict the '

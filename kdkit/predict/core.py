@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kdkit.utils.io import common_suffix_len
+from kdkit.utils.io import best_path_matches, index_by_file_name
 from kdkit.utils.validate import InputError
 
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
@@ -152,19 +152,12 @@ def _match_files(coco_images: list, names: list[str], folder, where: str) -> dic
     the longest common path suffix (``val/clip/000001.jpg`` matches
     ``DIR/000001.jpg`` when DIR is ``.../val/clip``)."""
     folder = Path(folder).resolve()
-    by_base: dict = {}
-    for img in coco_images:
-        parts = tuple(Path(str(img.get('file_name', ''))).parts)
-        if parts:
-            by_base.setdefault(parts[-1], []).append((parts, img['id']))
+    index = index_by_file_name(coco_images)
     out = {}
     for frame_id, name in enumerate(names):
-        parts = (folder / name).parts
-        cands = [(common_suffix_len(parts, p), i) for p, i in by_base.get(parts[-1], [])]
-        if not cands:
+        ids, best = best_path_matches((folder / name).parts, index)
+        if not ids:
             continue
-        best = max(n for n, _ in cands)
-        ids = [i for n, i in cands if n == best]
         if len(ids) > 1:
             raise InputError(f'{where}: {len(ids)} images of its "images" list match '
                              f'{name} equally well (file_name {best} path parts deep); '

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -46,3 +46,24 @@ def common_suffix_len(a: tuple, b: tuple) -> int:
     while n < min(len(a), len(b)) and a[-1 - n] == b[-1 - n]:
         n += 1
     return n
+
+
+def index_by_file_name(images: list) -> dict:
+    """COCO images -> ``{base name: [(path parts, image id), ...]}``."""
+    index: dict = {}
+    for img in images:
+        parts = PurePosixPath(str(img.get('file_name', ''))).parts
+        if parts:
+            index.setdefault(parts[-1], []).append((parts, img['id']))
+    return index
+
+
+def best_path_matches(parts: tuple, index: dict) -> tuple[list, int]:
+    """The image ids of ``index`` (:func:`index_by_file_name`) whose
+    ``file_name`` shares the most trailing path parts with ``parts``, and
+    that number; ``([], 0)`` when no base name matches."""
+    cands = [(common_suffix_len(parts, p), i) for p, i in index.get(parts[-1], [])]
+    if not cands:
+        return [], 0
+    best = max(n for n, _ in cands)
+    return [i for n, i in cands if n == best], best
