@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 KDKIT  := $(VENV)/bin/kdkit
 PROFILE ?= quick
 
-.PHONY: setup test browser-test demo lab bench doctor clean help real-setup real-data real-labels
+.PHONY: setup test browser-test demo lab bench doctor clean help real-setup real-data real-labels real-student
 
 help:
 	@echo "make setup   build/verify .venv from environment.yml"
@@ -20,6 +20,7 @@ help:
 	@echo "make real-setup  build/verify .venv-real (MediaPipe labeller, separate: protobuf<5)"
 	@echo "make real-data   pose2sim's Demo_MultiPerson videos into data/real/ (from its PyPI wheel)"
 	@echo "make real-labels MediaPipe labels of those videos, then the dataset data/real/demo_multiperson (val: cam04)"
+	@echo "make real-student  train the shipped real-video student and pack it into checkpoints/ (~30 min on 2 cores)"
 
 setup:
 	@$(PYTHON) tools/setup_env.py --venv $(VENV)
@@ -71,3 +72,9 @@ $(REAL_LABELS): $(REAL_VIDEOS)
 $(REAL_OUT)/meta.json: $(REAL_LABELS) $(REAL_VIDEOS)
 	$(KDKIT) data from-video $(REAL_VIDEOS) --labels $(REAL_LABELS) --val cam04 \
 	    --out $(REAL_OUT) --overwrite
+
+# The shipped real-video student: generated frames, then the mix with the real
+# pseudo-labels (configs/real/kd-pseudo_mobilenetv2_gen20-mix60e_*.py says how).
+real-student: real-labels
+	$(KDKIT) data generate --profile full --out data/kdkit_full
+	KDKIT=$(KDKIT) bash tools/train_real_student.sh

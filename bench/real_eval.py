@@ -29,6 +29,8 @@ CALIB = REAL / 'Demo_MultiPerson' / 'calibration' / 'Calib.qca.txt'
 LABELS = REAL / 'labels_mediapipe.json'
 GT = REAL / 'demo_multiperson' / 'annotations' / 'person_keypoints_val.json'
 STUDENTS = ('generated-only', 'real-only', 'mixed')
+SHIPPED_CONFIG = 'configs/real/kd-pseudo_mobilenetv2_gen20-mix60e_kdkit-video+demo-multiperson-128x96.py'
+SHIPPED_CKPT = f'checkpoints/{Path(SHIPPED_CONFIG).stem}.pth'
 
 
 def best_checkpoint(run: Path) -> Path:
@@ -40,12 +42,15 @@ def best_checkpoint(run: Path) -> Path:
 
 
 def evaluate_student(name: str, run: Path, out_dir: Path) -> dict:
+    """A training run's last epoch, with the config it dumped."""
+    return evaluate_checkpoint(name, next(run.glob('*.py')), best_checkpoint(run), out_dir)
+
+
+def evaluate_checkpoint(name: str, config: Path, ckpt: Path, out_dir: Path) -> dict:
     from kdkit.evaluation import (keypoints_report, model_complexity, multiview_cli_report,
                                   onnx_latency)
     from kdkit.export.onnx import build_student, export_onnx
     from kdkit.predict.core import predict
-    config = next(run.glob('*.py'))
-    ckpt = best_checkpoint(run)
     preds = out_dir / name / 'preds.json'
     predict(str(config), str(ckpt), preds, video=str(VIDEO), boxes=str(LABELS),
             progress=False, log=None)
@@ -110,17 +115,24 @@ def main(argv=None) -> int:
     p.add_argument('--runs', default='work_dirs/real_students/10e')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default='bench/results/real_students_10e')
+    p.add_argument('--students', nargs='+', default=list(STUDENTS),
+                   help='runs <runs>/<name>_seed<seed> to score (default: the three students)')
+    p.add_argument('--shipped', action='store_true',
+                   help=f'also score the shipped fp16 student ({SHIPPED_CKPT})')
     args = p.parse_args(argv)
     sys.path.insert(0, str(REPO))
     out_dir = REPO / 'work_dirs' / 'real_eval' / Path(args.out).name
     rows = []
-    for name in STUDENTS:
+    for name in args.students:
         run = REPO / args.runs / f'{name}_seed{args.seed}'
         if not run.is_dir():
             print(f'{name}: no run at {run}, skipped')
             continue
         rows.append(evaluate_student(name, run, out_dir))
         print(name, 'done')
+    if args.shipped:
+        rows.append(evaluate_checkpoint('shipped (fp16)', REPO / SHIPPED_CONFIG,
+                                        REPO / SHIPPED_CKPT, out_dir))
     teacher = teacher_row(out_dir)
     command = 'python bench/real_eval.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
     out = REPO / args.out

@@ -11,7 +11,7 @@ from kdkit.demo import (PAIRS, PROFILE_CONFIGS, SHIPPED_TEACHER, check_teacher_a
                         trained_teacher)
 from kdkit.data.config import resolve_config
 from kdkit.data.export import build_meta
-from kdkit.distill.cli import pack_teacher
+from kdkit.distill.cli import pack_checkpoint
 from kdkit.utils import repo_root
 
 
@@ -112,17 +112,22 @@ def test_demo_end_to_end_on_tiny_data(tiny_data, tmp_path):
     assert record['machine']['cores'] >= 1 and record['command'].startswith('kdkit demo')
 
 
-def test_pack_teacher_halves_and_keeps_log(tmp_path, teacher_ckpt):
+def test_pack_checkpoint_halves_and_keeps_log(tmp_path, teacher_ckpt):
     work = tmp_path / 'td-hm_res18_x'
     (work / '20260101_000000').mkdir(parents=True)
     (work / '20260101_000000' / '20260101_000000.log').write_text('epoch 1 ...')
     (work / 'best_coco_AP_epoch_1.pth').write_bytes(teacher_ckpt.read_bytes())
-    out = pack_teacher(work, tmp_path / 'ckpts')
+    out = pack_checkpoint(work, tmp_path / 'ckpts')
     packed = torch.load(out)
     assert all(v.dtype == torch.float16 for v in packed['state_dict'].values() if v.is_floating_point())
     assert packed['meta']['source'] == 'best_coco_AP_epoch_1.pth'
     assert (tmp_path / 'ckpts' / 'td-hm_res18_x.log').read_text() == 'epoch 1 ...'
     assert out.stat().st_size < teacher_ckpt.stat().st_size * 0.6
+    # one checkpoint of the run, named by the config it was trained with
+    (work / 'epoch_2.pth').write_bytes(teacher_ckpt.read_bytes())
+    out = pack_checkpoint(work / 'epoch_2.pth', tmp_path / 'ckpts', config='configs/real/s.py')
+    assert out.name == 's.pth' and torch.load(out)['meta']['source'] == 'epoch_2.pth'
+    assert (tmp_path / 'ckpts' / 's.log').read_text() == 'epoch 1 ...'
 
 
 def test_a_given_teacher_is_used_as_given(tmp_path):

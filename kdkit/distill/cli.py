@@ -214,8 +214,9 @@ def test(config: str, checkpoint: str, work_dir: str | None = None,
             return runner.test()
 
 
-def pack_teacher(work_dir, out_dir, config: str | None = None) -> Path:
-    """Shrink a trained teacher for shipping: fp16 weights only, plus its log.
+def pack_checkpoint(work_dir, out_dir, config: str | None = None) -> Path:
+    """Shrink a trained model (a teacher, or a student to ship) for shipping:
+    fp16 weights only, plus its log.
 
     Writes ``<out_dir>/<name>.pth`` (``state_dict`` in float16 and a ``meta``
     with the source checkpoint's SHA-256, epoch and config) and copies the
@@ -229,10 +230,10 @@ def pack_teacher(work_dir, out_dir, config: str | None = None) -> Path:
     from kdkit.distill.teacher import resolve_checkpoint
     from kdkit.utils.checkpoint import read_state_dict
     from kdkit.utils.io import atomic_write_bytes
-    work_dir = Path(work_dir)
     ckpt = resolve_checkpoint(work_dir)
+    work_dir = Path(work_dir).parent if Path(work_dir).is_file() else Path(work_dir)
     state = {k: (v.half() if v.is_floating_point() else v)
-             for k, v in read_state_dict(ckpt, 'teacher checkpoint').items()}
+             for k, v in read_state_dict(ckpt, 'checkpoint').items()}
     name = config and Path(config).stem or work_dir.name
     meta = dict(source=ckpt.name, source_sha256=hashlib.sha256(ckpt.read_bytes()).hexdigest(),
                 config=config or f'configs/teacher/{name}.py', dtype='float16')
@@ -294,7 +295,7 @@ def _test_cmd(args) -> int:
 
 
 def _pack_cmd(args) -> int:
-    out = pack_teacher(args.work_dir, args.out_dir, args.config)
+    out = pack_checkpoint(args.work_dir, args.out_dir, args.config)
     print(f'{out} ({out.stat().st_size / 1e6:.1f} MB)')
     return 0
 
@@ -324,8 +325,11 @@ def add_parser(subparsers) -> None:
     p.add_argument('checkpoint')
     p.set_defaults(func=_test_cmd)
 
-    p = subparsers.add_parser('pack-teacher', help='fp16 weights-only copy of a trained teacher, with its log')
-    p.add_argument('work_dir', help='the teacher run (its best_*.pth or last checkpoint is used)')
+    p = subparsers.add_parser('pack', aliases=['pack-teacher'],
+                              help='fp16 weights-only copy of a trained model, with its log')
+    p.add_argument('work_dir', help='the run (its best_*.pth, else its last checkpoint), or '
+                   'one .pth of it')
     p.add_argument('out_dir', help='e.g. checkpoints/')
-    p.add_argument('--config', help='the teacher config (default: configs/teacher/<work_dir name>.py)')
+    p.add_argument('--config', help='the config it was trained with, which also names the '
+                   'packed file (default: configs/teacher/<work_dir name>.py)')
     p.set_defaults(func=_pack_cmd)
