@@ -13,6 +13,7 @@ from .export import dataset_up_to_date, generate_dataset, read_meta
 
 try:  # the generator works without MMPose; the loaders need it
     from .dataset import VideoPoseDataset
+    from .combined import CombinedVideoDataset  # registers it in MMPose's DATASETS
     from .sampler import ClipSampler, check_clip_batch, check_clip_loader_cfg
 except ModuleNotFoundError as e:  # pragma: no cover - MMPose is in the env
     if e.name is None or e.name.split('.')[0] not in ('mmpose', 'mmengine', 'mmcv', 'torch'):

@@ -64,6 +64,53 @@ class WindowSeededPipeline:
         return f'WindowSeededPipeline({self.compose!r})'
 
 
+@contextlib.contextmanager
+def window_seeded(pipeline: WindowSeededPipeline, key: tuple):
+    """Run ``pipeline`` under the window ``key`` for the duration of the block."""
+    pipeline.key = key
+    try:
+        yield pipeline
+    finally:
+        pipeline.key = None
+
+
+class WindowKeys:
+    """One augmentation key per window of ``clip_len`` consecutive frames of
+    a clip, for samples requested in window order (as :class:`ClipSampler`
+    yields them).
+
+    A window continues while requests are the next frame of the same clip;
+    otherwise the request starts a new one. The key mixes ``seed``, the
+    window's first sample, how often this process has started a window there
+    (changes every epoch with persistent workers) and the worker's torch seed
+    (changes every epoch otherwise). ``owner`` names the dataset in errors.
+    """
+
+    def __init__(self, clip_len: int, seed: int, owner: str):
+        self.clip_len, self.seed, self.owner = clip_len, int(seed), owner
+        self.window: Optional[dict] = None
+        self.visits: dict[int, int] = {}
+
+    def key(self, idx: int, clip: int, frame: int) -> tuple:
+        """The key of sample ``idx``, frame ``frame`` of clip ``clip``."""
+        w = self.window
+        if w and w['clip'] == clip and frame == w['last'] + 1 and w['count'] < self.clip_len:
+            w['count'] += 1
+            w['last'] = frame
+            return w['key']
+        if w and w['count'] < self.clip_len and _in_worker():
+            raise RuntimeError(
+                f'{self.owner}(clip_len={self.clip_len}): a window of clip '
+                f"{w['clip']} ended after {w['count']} frames; sample clips with "
+                f'ClipSampler(clip_len={self.clip_len}) and a train batch_size that is '
+                f'a multiple of {self.clip_len}')
+        visits = self.visits.get(idx, 0)
+        self.visits[idx] = visits + 1
+        key = (self.seed, idx, visits, _worker_seed())
+        self.window = {'clip': clip, 'last': frame, 'count': 1, 'key': key}
+        return key
+
+
 @DATASETS.register_module()
 class VideoPoseDataset(CocoDataset):
     """COCO key-point dataset of video frames (kdkit generated, PoseTrack-style
@@ -93,8 +140,7 @@ class VideoPoseDataset(CocoDataset):
         self.keep_unlabeled = keep_unlabeled
         self.clip_len = clip_len
         self.clip_seed = int(clip_seed)
-        self._window: Optional[dict] = None
-        self._visits: dict[int, int] = {}
+        self._windows = WindowKeys(clip_len, clip_seed, type(self).__name__)
         super().__init__(*args, **kwargs)
         self.pipeline = WindowSeededPipeline(self.pipeline)
 
@@ -170,49 +216,30 @@ class VideoPoseDataset(CocoDataset):
         ``vid_id`` order, each list in frame order."""
         if not self._fully_initialized:
             self.full_init()
-        order = np.lexsort((self._fidx, self._clip))
-        clips = self._clip[order]
-        cuts = np.nonzero(clips[1:] != clips[:-1])[0] + 1
-        return [g.tolist() for g in np.split(order, cuts) if len(g)]
+        return clip_groups(self._clip, self._fidx)
 
     # ------------------------------------------------------- augmentation
     def prepare_data(self, idx: int) -> Any:
         if self.clip_len <= 1:
             return super().prepare_data(idx)
-        self.pipeline.key = self._window_key(idx)
-        try:
+        with window_seeded(self.pipeline, self._window_key(idx)):
             return super().prepare_data(idx)
-        finally:
-            self.pipeline.key = None
 
     def _window_key(self, idx: int) -> tuple:
-        """Same key for the ``clip_len`` consecutive frames of one window.
-
-        A window continues while requests are the next frame of the same
-        video; otherwise ``idx`` starts a new one. The key mixes the
-        ``clip_seed``, the window's first sample, how often this process has
-        started a window there (changes every epoch with persistent workers)
-        and the worker's torch seed (changes every epoch otherwise).
-        """
+        """Same key for the ``clip_len`` consecutive frames of one window
+        (see :class:`WindowKeys`)."""
         if not self._fully_initialized:
             self.full_init()
-        vid, t = int(self._clip[idx]), int(self._fidx[idx])
-        w = self._window
-        if w and w['vid'] == vid and t == w['last'] + 1 and w['count'] < self.clip_len:
-            w['count'] += 1
-            w['last'] = t
-            return w['key']
-        if w and w['count'] < self.clip_len and _in_worker():
-            raise RuntimeError(
-                f'VideoPoseDataset(clip_len={self.clip_len}): a window of clip '
-                f"{w['vid']} ended after {w['count']} frames; sample clips with "
-                f'ClipSampler(clip_len={self.clip_len}) and a train batch_size that is '
-                f'a multiple of {self.clip_len}')
-        visits = self._visits.get(idx, 0)
-        self._visits[idx] = visits + 1
-        key = (self.clip_seed, idx, visits, _worker_seed())
-        self._window = {'vid': vid, 'last': t, 'count': 1, 'key': key}
-        return key
+        return self._windows.key(idx, int(self._clip[idx]), int(self._fidx[idx]))
+
+
+def clip_groups(clip: np.ndarray, frame: np.ndarray) -> list[list[int]]:
+    """Sample indices grouped by ``clip`` id (ascending), each group in
+    ``frame`` order."""
+    order = np.lexsort((frame, clip))
+    clips = clip[order]
+    cuts = np.nonzero(clips[1:] != clips[:-1])[0] + 1
+    return [g.tolist() for g in np.split(order, cuts) if len(g)]
 
 
 def _as_int(value) -> int:
