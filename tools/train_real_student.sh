@@ -25,3 +25,5 @@ train() {  # work_dir epochs config [kdkit train options...]
 train "$STAGE1" 20 "$MIX" --cfg-options "train_dataloader.dataset.sample_ratio_factor=[0.3,0]"
 train "$STAGE2" 60 "$SHIP" --cfg-options "load_from=$STAGE1/epoch_20.pth"
 "$KDKIT" pack "$STAGE2/epoch_60.pth" "$OUT" --config "$SHIP"
+# the pack keeps stage 2's log; stage 1's goes beside it
+cp "$(ls "$STAGE1"/*/*.log | tail -n 1)" "$OUT/$(basename "$SHIP" .py).stage1.log"

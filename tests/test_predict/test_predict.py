@@ -284,3 +284,31 @@ def test_failure_leaves_no_half_written_output(clip, tmp_path, capsys):
     assert 'zz_broken.jpg' in capsys.readouterr().err.strip().splitlines()[-1]
     assert out.read_text() == '[]'
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+# ------------------------------------------------------ shipped real student
+REAL_CFG = 'configs/real/kd-pseudo_mobilenetv2_gen20-mix60e_kdkit-video+demo-multiperson-128x96.py'
+REAL_CKPT = f'checkpoints/{Path(REAL_CFG).stem}.pth'
+
+
+def test_shipped_real_student_predicts_without_its_teacher(clip, tmp_path):
+    """The real-video student ships as fp16 weights (<= 20 MB) with its log and
+    config; on a fresh clone it predicts with nothing else (no MediaPipe, no
+    real data), and it learnt the generated people's poses it was mixed with."""
+    import torch
+    ckpt = Path(REAL_CKPT)
+    assert ckpt.stat().st_size <= 20e6
+    packed = torch.load(ckpt, weights_only=True)
+    assert packed['meta']['config'] == REAL_CFG
+    assert {v.dtype for v in packed['state_dict'].values() if v.is_floating_point()} \
+        == {torch.float16}
+    assert 'Epoch(train) [60]' in ckpt.with_suffix('.log').read_text()
+
+    predict(REAL_CFG, REAL_CKPT, tmp_path / 'preds.json', images=clip['dir'],
+            boxes=clip['ann'], overlay=False, progress=False, log=None)
+    trained = _mean_error(*_read(tmp_path / 'preds.json'), clip['gt'])
+    random_ckpt = save_random_weights(REAL_CFG, tmp_path / 'random.pth')
+    predict(REAL_CFG, random_ckpt, tmp_path / 'random.json', images=clip['dir'],
+            boxes=clip['ann'], overlay=False, progress=False, log=None)
+    untrained = _mean_error(*_read(tmp_path / 'random.json'), clip['gt'])
+    assert trained < 0.5 * untrained, (trained, untrained)
