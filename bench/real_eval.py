@@ -115,7 +115,7 @@ def main(argv=None) -> int:
     p.add_argument('--runs', default='work_dirs/real_students/10e')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--out', default='bench/results/real_students_10e')
-    p.add_argument('--students', nargs='+', default=list(STUDENTS),
+    p.add_argument('--students', nargs='*', default=list(STUDENTS),
                    help='runs <runs>/<name>_seed<seed> to score (default: the three students)')
     p.add_argument('--shipped', action='store_true',
                    help=f'also score the shipped fp16 student ({SHIPPED_CKPT})')

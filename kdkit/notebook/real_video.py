@@ -35,8 +35,10 @@ SHIPPED_TEACHER = ('configs/teacher/td-hm_res18_16e_kdkit-video-128x96.py',
 STUDENT_CONFIGS = {
     'quick': 'configs/real/kd-pseudo_mobilenetv2_quick_kdkit-video+demo-multiperson-128x96.py',
     'full': 'configs/real/kd-pseudo_mobilenetv2_20e_kdkit-video+demo-multiperson-128x96.py'}
-#: where the README's full run of the mixed student writes its checkpoints
-FULL_STUDENT_WORK_DIR = Path('work_dirs/real_students/20e/mixed_seed0')  # bench/real_students.sh
+#: the shipped real-video student (``make real-student``): trained on cam01-03 of the demo
+SHIPPED_STUDENT = (
+    'configs/real/kd-pseudo_mobilenetv2_gen20-mix60e_kdkit-video+demo-multiperson-128x96.py',
+    Path('checkpoints/kd-pseudo_mobilenetv2_gen20-mix60e_kdkit-video+demo-multiperson-128x96.pth'))
 
 
 # ------------------------------------------------------------------ videos
@@ -322,10 +324,13 @@ def train_student(config, work_dir, generated_root, real_root, max_epochs=None,
     return ckpt
 
 
-def trained_student(work_dir) -> Optional[Path]:
-    """A finished run's checkpoint in ``work_dir`` (best, else last), or None."""
-    from kdkit.demo import last_checkpoint
-    return last_checkpoint(Path(work_dir)) if Path(work_dir).is_dir() else None
+def shipped_student(videos_kind: str, held_out: str) -> Optional[tuple]:
+    """(config, checkpoint) of the shipped student where it fits the run: the
+    demo's views with cam04 held out, as it was trained; else None (train one)."""
+    config, ckpt = SHIPPED_STUDENT
+    if videos_kind == 'demo' and held_out == 'cam04' and ckpt.is_file():
+        return config, ckpt
+    return None
 
 
 # -------------------------------------------------------------- predictions
