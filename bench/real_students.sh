@@ -3,7 +3,8 @@
 # generated-only and real-only, the same config with other sample ratios.
 # TEMPORAL=1 trains two more, on windows of 4 frames (CombinedVideoDataset):
 # the temporal term on real clips at its weight (mixed-temporal) and at 0
-# (mixed-clips: the same data and sampling without it).
+# (mixed-clips: the same data and sampling without it); with FROM=CHECKPOINT both
+# fine-tune that student instead (mixed-temporal-ft, mixed-clips-ft).
 # Resumable: a finished run is skipped, a cut one resumes.
 set -e
 cd "$(dirname "$0")/.."
@@ -21,6 +22,15 @@ run() {  # name config ratio [more --cfg-options]
     "param_scheduler.1.end=$EPOCHS" "param_scheduler.1.T_max=$EPOCHS" "$@"
 }
 if [ "${TEMPORAL:-0}" = 1 ]; then
+  if [ -n "${FROM:-}" ]; then  # fine-tune a trained student (e.g. the shipped one's run)
+    run mixed-temporal-ft $TCFG "[0.15,1.0]" "load_from=$FROM"
+    run mixed-clips-ft $TCFG "[0.15,1.0]" "custom_hooks.1.weights.kd_temporal=0.0" "load_from=$FROM"
+    # robust: smooth-L1 on the velocity error (a few pairs, e.g. a swap between the
+    # two people, dominate the squared error), at a weight for its larger raw size
+    run mixed-temporal-sl1-ft $TCFG "[0.15,1.0]" "load_from=$FROM" \
+      "custom_hooks.1.terms.kd_temporal.smooth_l1=0.01" "custom_hooks.1.weights.kd_temporal=0.01"
+    exit 0
+  fi
   run mixed-temporal $TCFG "[0.15,1.0]"
   run mixed-clips $TCFG "[0.15,1.0]" "custom_hooks.1.weights.kd_temporal=0.0"
   exit 0
