@@ -29,8 +29,6 @@ CALIB = REAL / 'Demo_MultiPerson' / 'calibration' / 'Calib.qca.txt'
 LABELS = REAL / 'labels_mediapipe.json'
 GT = REAL / 'demo_multiperson' / 'annotations' / 'person_keypoints_val.json'
 STUDENTS = ('generated-only', 'real-only', 'mixed')
-SHIPPED_CONFIG = 'configs/real/kd-pseudo_mobilenetv2_gen20-mix60e_kdkit-video+demo-multiperson-128x96.py'
-SHIPPED_CKPT = f'checkpoints/{Path(SHIPPED_CONFIG).stem}.pth'
 
 
 def best_checkpoint(run: Path) -> Path:
@@ -118,7 +116,7 @@ def main(argv=None) -> int:
     p.add_argument('--students', nargs='*', default=list(STUDENTS),
                    help='runs <runs>/<name>_seed<seed> to score (default: the three students)')
     p.add_argument('--shipped', action='store_true',
-                   help=f'also score the shipped fp16 student ({SHIPPED_CKPT})')
+                   help='also score the shipped fp16 student (checkpoints/kd-pseudo_*.pth)')
     args = p.parse_args(argv)
     sys.path.insert(0, str(REPO))
     out_dir = REPO / 'work_dirs' / 'real_eval' / Path(args.out).name
@@ -131,8 +129,10 @@ def main(argv=None) -> int:
         rows.append(evaluate_student(name, run, out_dir))
         print(name, 'done')
     if args.shipped:
-        rows.append(evaluate_checkpoint('shipped (fp16)', REPO / SHIPPED_CONFIG,
-                                        REPO / SHIPPED_CKPT, out_dir))
+        # imported here as the others are: kdkit comes from this checkout (sys.path above)
+        from kdkit.demo import SHIPPED_REAL_STUDENT, SHIPPED_REAL_STUDENT_CONFIG
+        rows.append(evaluate_checkpoint('shipped (fp16)', REPO / SHIPPED_REAL_STUDENT_CONFIG,
+                                        REPO / SHIPPED_REAL_STUDENT, out_dir))
     teacher = teacher_row(out_dir)
     command = 'python bench/real_eval.py ' + ' '.join(argv if argv is not None else sys.argv[1:])
     out = REPO / args.out

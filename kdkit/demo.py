@@ -55,6 +55,12 @@ DATA_SEED = 0  # the embedded default data; --seeds vary training only
 SHIPPED_TEACHER = Path('checkpoints/td-hm_res18_16e_kdkit-video-128x96.pth')
 SHIPPED_TEACHER_CONFIG = 'configs/teacher/td-hm_res18_16e_kdkit-video-128x96.py'
 
+# real-video student shipped with the kit (`make real-student`): trained on
+# cam01-03 of pose2sim's Demo_MultiPerson, cam04 held out
+SHIPPED_REAL_STUDENT_CONFIG = \
+    'configs/real/kd-pseudo_mobilenetv2_gen20-mix60e_kdkit-video+demo-multiperson-128x96.py'
+SHIPPED_REAL_STUDENT = Path(f'checkpoints/{Path(SHIPPED_REAL_STUDENT_CONFIG).stem}.pth')
+
 # the teacher must beat the plain student on val PCK@0.2 by at least this much
 MIN_TEACHER_LEAD = 0.01
 

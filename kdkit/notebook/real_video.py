@@ -23,6 +23,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from kdkit.demo import (SHIPPED_REAL_STUDENT, SHIPPED_REAL_STUDENT_CONFIG, SHIPPED_TEACHER,
+                        SHIPPED_TEACHER_CONFIG)
 from kdkit.utils.validate import InputError
 
 DEMO = Path('data/real/Demo_MultiPerson')
@@ -30,15 +32,9 @@ DEMO_VIDEOS = [DEMO / 'videos' / f'cam0{i}.mp4' for i in range(1, 5)]
 DEMO_CALIBRATION = DEMO / 'calibration' / 'Calib.qca.txt'
 MEDIAPIPE_LABELS = Path('data/real/labels_mediapipe.json')
 REAL_ROOT = Path('data/real/demo_multiperson')
-SHIPPED_TEACHER = ('configs/teacher/td-hm_res18_16e_kdkit-video-128x96.py',
-                   'checkpoints/td-hm_res18_16e_kdkit-video-128x96.pth')
 STUDENT_CONFIGS = {
     'quick': 'configs/real/kd-pseudo_mobilenetv2_quick_kdkit-video+demo-multiperson-128x96.py',
     'full': 'configs/real/kd-pseudo_mobilenetv2_20e_kdkit-video+demo-multiperson-128x96.py'}
-#: the shipped real-video student (``make real-student``): trained on cam01-03 of the demo
-SHIPPED_STUDENT = (
-    'configs/real/kd-pseudo_mobilenetv2_gen20-mix60e_kdkit-video+demo-multiperson-128x96.py',
-    Path('checkpoints/kd-pseudo_mobilenetv2_gen20-mix60e_kdkit-video+demo-multiperson-128x96.pth'))
 
 
 # ------------------------------------------------------------------ videos
@@ -165,8 +161,8 @@ def show_views(videos: Sequence, frame: int = 0, labels: Optional[dict] = None,
 
 
 # ----------------------------------------------------------------- teacher
-def export_teacher(out, config: str = SHIPPED_TEACHER[0],
-                   checkpoint: str = SHIPPED_TEACHER[1], threads: int = 1) -> dict:
+def export_teacher(out, config: str = SHIPPED_TEACHER_CONFIG,
+                   checkpoint: str = str(SHIPPED_TEACHER), threads: int = 1) -> dict:
     """``kdkit export`` of a pose model (default: the shipped ResNet-18
     teacher) to ``out`` and the ONNX teacher spec that runs it (input size,
     heatmap output, the config's normalisation). Reuses ``out`` when it
@@ -197,7 +193,7 @@ def resolve_teacher(teacher, work_dir, teacher_spec=None) -> dict:
     if teacher == 'shipped':
         spec = export_teacher(Path(work_dir) / 'teacher.onnx')
         return dict(kind='onnx', name='ResNet-18 (shipped, ONNX)', spec=spec,
-                    config=SHIPPED_TEACHER[0], checkpoint=SHIPPED_TEACHER[1])
+                    config=SHIPPED_TEACHER_CONFIG, checkpoint=str(SHIPPED_TEACHER))
     from kdkit.data.from_video import load_teacher_spec
     spec = load_teacher_spec(teacher, teacher_spec)
     return dict(kind='onnx', name=Path(str(teacher)).name, spec=spec, config=None,
@@ -327,9 +323,8 @@ def train_student(config, work_dir, generated_root, real_root, max_epochs=None,
 def shipped_student(videos_kind: str, held_out: str) -> Optional[tuple]:
     """(config, checkpoint) of the shipped student where it fits the run: the
     demo's views with cam04 held out, as it was trained; else None (train one)."""
-    config, ckpt = SHIPPED_STUDENT
-    if videos_kind == 'demo' and held_out == 'cam04' and ckpt.is_file():
-        return config, ckpt
+    if videos_kind == 'demo' and held_out == 'cam04' and SHIPPED_REAL_STUDENT.is_file():
+        return SHIPPED_REAL_STUDENT_CONFIG, SHIPPED_REAL_STUDENT
     return None
 
 

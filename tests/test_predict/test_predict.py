@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from kdkit.cli import main
+from kdkit.demo import SHIPPED_REAL_STUDENT, SHIPPED_REAL_STUDENT_CONFIG
 from kdkit.predict import predict
 from tests.conftest import save_random_weights  # registered under this name by pytest
 
@@ -287,8 +288,7 @@ def test_failure_leaves_no_half_written_output(clip, tmp_path, capsys):
 
 
 # ------------------------------------------------------ shipped real student
-REAL_CFG = 'configs/real/kd-pseudo_mobilenetv2_gen20-mix60e_kdkit-video+demo-multiperson-128x96.py'
-REAL_CKPT = f'checkpoints/{Path(REAL_CFG).stem}.pth'
+REAL_CFG, REAL_CKPT = SHIPPED_REAL_STUDENT_CONFIG, str(SHIPPED_REAL_STUDENT)
 
 
 def test_shipped_real_student_predicts_without_its_teacher(clip, tmp_path):
