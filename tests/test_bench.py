@@ -217,7 +217,7 @@ def test_kd_configs_have_the_distill_hook_where_the_bench_sets_the_teacher(profi
     cfgs = bench.pair_configs(profile)
     assert list(cfgs) == list(bench.PAIRS)
     for pair, roles in cfgs.items():
-        for role in set(roles) & {'kd', 'tkd'}:
+        for role in set(roles) & {'kd', 'skd', 'tkd'}:
             index = int(hook_option(roles[role], 'teacher').split('.')[1])
             hooks = load_config(roles[role]).custom_hooks
             assert hooks[index]['type'] == 'DistillLossHook', roles[role]
@@ -250,8 +250,14 @@ def test_student_options(tmp_path):
     assert load_config(cfgs['temporal']['kd'], frame).custom_hooks[1]['weights'] == dict(
         gt=1.0, kd_heatmap=1.0, kd_temporal=0.0)
     assert both == {'custom_hooks.1.teacher.checkpoint': str(ckpt)}
-    assert bench.run_dir_name(cfgs['temporal']['kd'], 'temporal', 'kd', 1) != \
-        bench.run_dir_name(cfgs['temporal']['tkd'], 'temporal', 'tkd', 1)
+    # the sharp-target ablation: the same term with its fit along the clip off
+    sharp = bench.student_options(cfgs['temporal']['skd'], 'skd', 'temporal', ckpt, {})
+    term = load_config(cfgs['temporal']['skd'], sharp).custom_hooks[1]['terms']['kd_temporal']
+    assert term['type'] == 'TemporalSmoothedHeatmapDistillLoss' and term['degree'] is None
+    tkd_term = load_config(cfgs['temporal']['tkd'], both).custom_hooks[1]['terms']['kd_temporal']
+    assert tkd_term['degree'] is not None
+    names = {bench.run_dir_name(cfgs['temporal'][r], 'temporal', r, 1) for r in ('kd', 'skd', 'tkd')}
+    assert len(names) == 3
     run = tmp_path / 'teacher_run'
     run.mkdir()
     (run / 'epoch_3.pth').write_bytes(b'x')
@@ -355,6 +361,30 @@ def test_a_target_within_one_sd_of_its_goal_is_inconclusive():
     assert '| KD gain over plain | simcc | +1.0 ± 0.2 AP | ≥ +3.0 AP | FAIL |' in md
 
 
+
+def test_temporal_targets_jitter_ratio_and_pck_not_lower():
+    plain = seeded('temporal', 'plain', 'jitter', [0.10, 0.08, 0.12], PCK=0.80)
+    tkd = seeded('temporal', 'tkd', 'jitter', [0.06, 0.05, 0.07], PCK=0.81)
+    for r, pcks in ((plain, [0.80, 0.79, 0.81]), (tkd, [0.81, 0.80, 0.82])):
+        for run, v in zip(r['runs'], pcks):
+            run['PCK'] = v
+        r.update(bench.summarise_runs(r['runs']))
+    t = by_name(bench.check_targets({'temporal_plain': plain, 'temporal_tkd': tkd}))
+    ratio = t[('temporal KD jitter vs plain', 'temporal')]
+    assert ratio['value'] == pytest.approx(0.06 / 0.10)     # from the means
+    assert ratio['sd'] == pytest.approx(statistics.stdev([0.6, 0.625, 0.07 / 0.12]))
+    assert ratio['status'] == 'PASS'
+    pck = t[('temporal KD PCK@0.2 gain over plain', 'temporal')]
+    assert pck['value'] == pytest.approx(1.0) and pck['status'] == 'PASS'  # +1.0 ± 0.0
+    # smoother only by being worse: the PCK target fails; near 0.7 is inconclusive
+    tkd['runs'] = [dict(r, PCK=r['PCK'] - 0.05, jitter=r['jitter'] * 1.15) for r in tkd['runs']]
+    tkd.update(bench.summarise_runs(tkd['runs']))
+    t = by_name(bench.check_targets({'temporal_plain': plain, 'temporal_tkd': tkd}))
+    assert t[('temporal KD PCK@0.2 gain over plain', 'temporal')]['status'] == 'FAIL'
+    assert t[('temporal KD jitter vs plain', 'temporal')]['status'] == 'inconclusive'
+    md = bench.format_targets(bench.check_targets({'temporal_plain': plain, 'temporal_tkd': tkd}))
+    assert '| temporal KD jitter vs plain | temporal | 0.69 ± 0.02x | ≤ 0.70x | inconclusive |' in md
+
 def test_step_ratio_over_seeds():
     plain = seeded('heatmap', 'plain', 'step_s', [0.10, 0.20])
     kd = seeded('heatmap', 'kd', 'step_s', [0.11, 0.20], teacher_cache=True)
@@ -439,20 +469,24 @@ def test_the_bench_skips_the_kd_students_of_a_refused_pair(tmp_path, monkeypatch
     assert "pair 'simcc' refused" in capsys.readouterr().err
     rows = record['rows']
     assert 'simcc_kd' not in rows and 'simcc_dwpose' not in rows
-    assert {'heatmap_kd', 'hm2simcc_kd', 'speed8x_kd', 'temporal_kd', 'temporal_tkd'} <= set(rows)
+    assert {'heatmap_kd', 'hm2simcc_kd', 'speed8x_kd', 'temporal_kd', 'temporal_skd',
+            'temporal_tkd'} <= set(rows)
     # phase 1: the two teachers to train and the two plain students x 3 seeds, once each
     phase1 = calls[0]
     assert sorted(label for role, label, _, _ in phase1 if role == 'teacher') == [
         'RTMPose-s stride-16 teacher', 'ResNet-18 teacher', 'ResNet-50 teacher']
     assert sorted((label, seed) for role, label, seed, _ in phase1 if role == 'plain') == sorted(
         (label, s) for label in ('MobileNetV2 plain', 'RTMPose-t plain') for s in (0, 1, 2))
-    # phase 2: the 5 distilled students of the accepted pairs x 3 seeds, none of the SimCC pair
+    # phase 2: the 6 distilled students of the accepted pairs x 3 seeds, none of the SimCC pair
     phase2 = calls[1]
-    assert len(phase2) == 5 * 3
+    assert len(phase2) == 6 * 3
     assert not {label for _, label, _, _ in phase2} & {'RTMPose-t kdkit SimCC KD',
                                                       'RTMPose-t DWPoseDistiller'}
-    frame = [o for role, label, _, o in phase2 if label.startswith('MobileNetV2 frame KD')]
-    assert all(o['custom_hooks.1.weights.kd_temporal'] == 0.0 for o in frame)
+    frame = [o for role, label, _, o in phase2 if label == 'MobileNetV2 frame KD (clip batches)']
+    assert len(frame) == 3 and all(o['custom_hooks.1.weights.kd_temporal'] == 0.0 for o in frame)
+    sharp = [o for role, _, _, o in phase2 if role == 'skd']
+    assert len(sharp) == 3 and all(o['custom_hooks.1.terms.kd_temporal.degree'] is None
+                                   for o in sharp)
     # the shipped ResNet-18 serves its three pairs; its row says so
     assert rows['heatmap_teacher']['teacher_source'] == 'shipped'
     assert rows['heatmap_teacher']['epochs'] == 16

@@ -17,8 +17,8 @@ custom_hooks = [
             checkpoint='checkpoints/td-hm_res18_16e_kdkit-video-128x96.pth'),  # shipped
         terms=dict(
             kd_heatmap=dict(type='HeatmapMSEDistillLoss'),
-            kd_temporal=dict(type='TemporalMotionDistillLoss', clip_len=clip_len,
-                             kind='heatmap')),
+            kd_temporal=dict(type='TemporalSmoothedHeatmapDistillLoss', clip_len=clip_len,
+                             sigma=1.5, degree=1)),
         weights=dict(gt=1.0, kd_heatmap=1.0, kd_temporal=1.0),
         synthesis=dict(type='WeightedSum')),
 ]

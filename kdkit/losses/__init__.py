@@ -10,9 +10,11 @@ from .heatmap_to_simcc import HeatmapToSimCCDistillLoss
 from .resized_fea import ResizedFeaLoss
 from .simcc_kl import SimCCKLDistillLoss
 from .temporal import TemporalMotionDistillLoss, soft_argmax
+from .temporal_smoothed import TemporalSmoothedHeatmapDistillLoss
 
 __all__ = [
     'BaseDistillLoss', 'HeatmapMSEDistillLoss', 'HeatmapKLDistillLoss',
     'SimCCKLDistillLoss', 'FeatureMSEDistillLoss', 'HeatmapToSimCCDistillLoss',
-    'TemporalMotionDistillLoss', 'ResizedFeaLoss', 'soft_argmax'
+    'TemporalMotionDistillLoss', 'TemporalSmoothedHeatmapDistillLoss', 'ResizedFeaLoss',
+    'soft_argmax'
 ]

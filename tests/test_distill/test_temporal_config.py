@@ -28,8 +28,10 @@ def test_config_batches_hold_whole_windows(profile):
     assert loader.dataset.type == 'VideoPoseDataset'
     check_clip_loader_cfg(loader)  # batch multiple of clip_len, dataset clip_len equal
     terms = distill_hook(cfg)['terms']
-    assert terms['kd_temporal']['type'] == 'TemporalMotionDistillLoss'
+    assert terms['kd_temporal']['type'] == 'TemporalSmoothedHeatmapDistillLoss'
     assert terms['kd_temporal']['clip_len'] == clip_len
+    # its Gaussians are the student codec's
+    assert terms['kd_temporal']['sigma'] == cfg.codec['sigma']
     assert 'kd_heatmap' in terms
     assert cfg.custom_hooks[1]['type'] == 'DistillLossHook'  # where the tools look for it
 
