@@ -169,7 +169,7 @@ EST = dict(job_rate=1000.0, machine_rate=8000.0, job_overhead_s=30.0, final_s=40
 
 def test_time_plan_on_hand_computed_numbers():
     # 3 seeds: phase 1 = 2 teachers + 2 plain x 3 = 8 jobs (1 wave of 8),
-    # phase 2 = 7 x 3 = 21 jobs (3 waves); 8000 / 8 = 1000 samples/s a job: an
+    # phase 2 = 8 x 3 = 24 jobs (3 waves); 8000 / 8 = 1000 samples/s a job: an
     # epoch of 6,400 frames takes 6.4 s. (570 - 200 - 40) / 4 waves = 82.5 s a
     # job, minus 30 s overhead = 52.5 s: 8 epochs (teachers 16).
     p = recipe.time_plan(570, 200, seeds=3, jobs=8, est=EST)

@@ -148,7 +148,7 @@ CONFIG_EPOCHS = 60  # the 60e configs' schedule
 # there (the ResNet-18 is shipped), plain student configs, distilled student configs
 TEACHERS_TO_TRAIN = 2  # rtmpose-s-s16, td-hm_res50
 PLAIN_CONFIGS = 2      # MobileNetV2, RTMPose-t (shared by the pairs)
-KD_CONFIGS = 7         # heatmap, hm2simcc, simcc + DWPose, speed8x, temporal frame + frame-temporal
+KD_CONFIGS = 8         # heatmap, hm2simcc, simcc + DWPose, speed8x, temporal frame + sharp + frame-temporal
 
 
 JOB_CHOICES = range(4, 17)  # jobs tried by plan_best (GPU memory is no limit for these models)
