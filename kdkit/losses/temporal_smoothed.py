@@ -119,7 +119,9 @@ class TemporalSmoothedHeatmapDistillLoss(BaseDistillLoss):
 def refined_argmax(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
     """(B, K, H, W) -> locations (B, K, 2) as (x, y) in cells, and the peak
     value clamped to [0, 1]: the arg-max cell plus DARK's per-axis Taylor
-    offset on the log map (clamped to +-1/2 cell; 0 on the border)."""
+    offset on the log map (clamped to +-1/2 cell; 0 on the border). MMPose's
+    ``refine_keypoints_dark`` does this in numpy, one instance at a time; the
+    loss needs it on the batch's tensors, on their device."""
     b, k, h, w = heatmaps.shape
     flat = heatmaps.flatten(-2)
     peak, idx = flat.max(-1)
