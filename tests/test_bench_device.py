@@ -50,7 +50,9 @@ def test_fetch_list_is_pinned_by_environment_yml():
 
 
 def test_extra_pins_are_the_versions_the_tests_run_with():
+    pins = recipe.env_pins()
     for name, version in recipe.EXTRA_PINS.items():
+        assert pins.get(recipe.canonical(name)) == version, name  # setup installs them
         assert md.version(name) == version, name
 
 

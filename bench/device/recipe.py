@@ -55,8 +55,8 @@ CARRIED = (
     ('shapely', 'wheel', 'mmdet'),
     ('terminaltables', 'wheel', 'mmdet'),
 )
-# versions of carried packages that environment.yml does not pin (they come in
-# as dependencies there): the versions `make setup` resolved and the tests ran with
+# versions of carried packages that come in as dependencies of the stack; environment.yml
+# pins the same versions, so `make setup` installs what is carried and tested
 EXTRA_PINS = {'platformdirs': '4.14.8', 'termcolor': '3.3.0'}
 
 # What the device image already has, of what the stack imports (the device
