@@ -94,9 +94,9 @@ class TemporalSmoothedHeatmapDistillLoss(BaseDistillLoss):
     def forward(self, pred_s: Tensor, pred_t: Tensor,
                 weight: Optional[Tensor] = None) -> Tensor:
         check_same_leading(pred_s, pred_t, 2, type(self).__name__)
-        pred_t = resize_spatial(detach_teacher(pred_t), pred_s.shape[-2:]).float()
-        source = pred_t if self.fit_to == 'teacher' else pred_s.detach().float()
-        loc, conf = refined_argmax(source)
+        source = (resize_spatial(detach_teacher(pred_t), pred_s.shape[-2:])
+                  if self.fit_to == 'teacher' else pred_s.detach())
+        loc, conf = refined_argmax(source.float())
         target = gaussian_maps(self.smooth(loc, conf), pred_s.shape[-2:], self.sigma)
         per_keypoint = (pred_s - target.to(pred_s.dtype)).pow(2).mean(dim=(-2, -1))
         omega = conf if weight is None else weight.to(conf.dtype) * conf
@@ -122,7 +122,7 @@ def refined_argmax(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
     offset on the log map (clamped to +-1/2 cell; 0 on the border). MMPose's
     ``refine_keypoints_dark`` does this in numpy, one instance at a time; the
     loss needs it on the batch's tensors, on their device."""
-    b, k, h, w = heatmaps.shape
+    h, w = heatmaps.shape[-2:]
     flat = heatmaps.flatten(-2)
     peak, idx = flat.max(-1)
     y, x = (idx // w), (idx % w)
