@@ -99,10 +99,51 @@ def test_pck_view_on_hand_computed_cases():
     assert view[('teacher-student gap closed', 'simcc')] is None  # teacher behind
     assert view[('kdkit KD over DWPoseDistiller', 'simcc')] == pytest.approx(-2.0)
     md = bench.format_pck_view(bench.pck_view(rows))
-    assert '| KD gain over plain | heatmap | +2.5 PCK |' in md
-    assert '| teacher-student gap closed | heatmap | 0.25 |' in md
-    assert '| kdkit KD over DWPoseDistiller | simcc | -2.0 PCK |' in md
+    assert '| KD gain over plain | heatmap | +2.5 PCK | – |' in md  # no PCK@0.1 measured
+    assert '| teacher-student gap closed | heatmap | 0.25 | – |' in md
+    assert '| kdkit KD over DWPoseDistiller | simcc | -2.0 PCK | – |' in md
     assert 'teacher not 1 point ahead' in md
+
+
+def test_pck_view_repeats_the_comparisons_on_pck_at_0_1():
+    rows = hand_rows()
+    for key, pck, strict in [('heatmap_teacher', 0.80, 0.60), ('heatmap_plain', 0.70, 0.30),
+                             ('heatmap_kd', 0.725, 0.40), ('simcc_teacher', 0.50, 0.20),
+                             ('simcc_plain', 0.55, 0.202), ('simcc_kd', 0.60, 0.25),
+                             ('simcc_dwpose', 0.62, 0.21)]:
+        rows[key].update({'PCK': pck, 'PCK@0.1': strict})
+    view = {(v['comparison'], v['pair']): v for v in bench.pck_view(rows)}
+    heat = view[('teacher-student gap closed', 'heatmap')]
+    assert heat['value'] == pytest.approx(0.25) and heat['strict'] == pytest.approx(0.1 / 0.3)
+    assert view[('KD gain over plain', 'simcc')]['strict'] == pytest.approx(4.8)
+    # the SimCC teacher is behind at PCK@0.2 and 0.2 points behind at PCK@0.1
+    assert view[('teacher-student gap closed', 'simcc')]['strict'] is None
+    md = bench.format_pck_view(list(view.values()))
+    assert '| KD gain over plain | heatmap | +2.5 PCK | +10.0 PCK |' in md
+    assert '| teacher-student gap closed | heatmap | 0.25 | 0.33 |' in md
+    assert ('| teacher-student gap closed | simcc | – (teacher not 1 point ahead of the plain '
+            'student) | – (teacher not 1 point ahead of the plain student) |') in md
+
+
+def test_epochs_of_trained_and_reused_teachers_are_described():
+    rows = hand_rows()
+    rows['simcc_teacher'].update(epochs=30, checkpoint_epoch=20, teacher_source='trained',
+                                 checkpoint='a.pth')
+    rows['heatmap_teacher'].update(checkpoint_epoch=21, teacher_source='reused',
+                                   checkpoint='b.pth')
+    text = bench.describe_epochs(dict(rows=rows, epochs=None))
+    assert 'simcc teacher 30 epochs, checkpoint of epoch 20 (trained)' in text
+    assert 'heatmap teacher checkpoint of epoch 21 (reused)' in text
+
+
+def test_the_floor_is_the_first_row_of_the_table():
+    floor = {'label': 'mean pose (floor)', 'AP': None, 'PCK': 0.855, 'PCK@0.1': 0.274,
+             'jitter': 0.0173, 'excess_jitter': 0.0108}
+    lines = bench.format_table(hand_rows(), floor).splitlines()
+    assert lines[2] == ('| – | mean pose (floor) | – | – | 85.5 | 27.4 | 0.0173 | 0.0108 | – | – '
+                        '| – | – | – | – |')
+    assert lines[3].startswith('| heatmap | heatmap teacher |')
+    assert bench.format_table(hand_rows()).splitlines()[2].startswith('| heatmap |')
 
 
 def test_pck_view_skips_rows_without_pck():
@@ -131,8 +172,8 @@ def test_markdown_table_and_targets():
     md = bench.format_markdown(record_of(rows))
     line = next(x for x in md.splitlines() if x.startswith('| simcc | simcc kd |'))
     cells = [c.strip() for c in line.strip('|').split('|')]
-    assert cells[3:6] == ['66.0', '81.2', '–']  # AP x 100, PCK %, no jitter
-    assert cells[9:11] == ['300', '1.50×']  # step ms, vs plain
+    assert cells[3:7] == ['66.0', '81.2', '–', '–']  # AP x 100, PCK@0.2 %, no PCK@0.1, jitter
+    assert cells[10:12] == ['300', '1.50×']  # step ms, vs plain
     assert 'kdkit bench --profile quick' in md and 'Test CPU' in md
     assert '| KD gain over plain | simcc | +6.0 AP | ≥ +3.0 AP | PASS |' in md
     assert ('| KD train step time vs plain (teacher cache) | heatmap | 1.05x | ≤ 1.10x '
@@ -433,7 +474,8 @@ def fake_results(spec):
     base = next(v for k, v in pck.items() if k in stem)
     if spec['role'] != 'teacher':
         base += 0.01 * spec['seed'] + (0.03 if spec['role'] != 'plain' else 0.0)
-    metrics = dict(AP=base / 10, PCK=base, jitter=0.05, excess_jitter=0.01)
+    metrics = {'AP': base / 10, 'PCK': base, 'PCK@0.1': base / 2, 'jitter': 0.05,
+               'excess_jitter': 0.01}
     steps = {} if spec['role'] == 'teacher' else dict(step_s=0.1, step_n=5)
     return dict(checkpoint=spec['checkpoint'] or f"{spec['work_dir']}/epoch_1.pth",
                 steps=steps, metrics=metrics)
@@ -462,6 +504,10 @@ def test_the_bench_skips_the_kd_students_of_a_refused_pair(tmp_path, monkeypatch
         onnxruntime='1', loadavg_before=1.0))
     monkeypatch.setattr(kdkit.demo, 'ensure_data', lambda profile, root: Path(root))
     monkeypatch.setattr(kdkit.demo, 'is_default_data', lambda root, profile: True)
+    floors = []
+    monkeypatch.setattr(bench, 'mean_pose_row', lambda root, config: floors.append(
+        (root, config)) or {'label': 'mean pose (floor)', 'AP': None, 'PCK': 0.6,
+                            'PCK@0.1': 0.2, 'jitter': 0.01, 'excess_jitter': 0.005})
     record = bench.run_bench('full', seeds=(0, 1, 2), epochs=3, teacher_epochs=6,
                              out=str(tmp_path / 'out'), data_root=str(tmp_path / 'data'),
                              work_dir=str(tmp_path / 'work'), latency_iters=0, jobs=4)
@@ -504,11 +550,17 @@ def test_the_bench_skips_the_kd_students_of_a_refused_pair(tmp_path, monkeypatch
     view = {v['comparison']: v for v in record['temporal_view']}
     assert view['frame + temporal KD vs frame KD']['PCK'] == pytest.approx(0.0)
     assert view['frame KD vs plain']['PCK'] == pytest.approx(3.0)
+    assert view['frame KD vs plain']['PCK@0.1'] == pytest.approx(1.5)
+    # the floor: the mean pose of the data's train labels, cropped as the first pair's student
+    assert floors == [(tmp_path / 'data', 'configs/student/td-hm_mobilenetv2_60e_kdkit-video-128x96.py')]
+    assert record['floor']['PCK'] == 0.6
     md = Path(record['written']['md']).read_text()
+    assert '| – | mean pose (floor) | – | – | 60.0 | 20.0 |' in md
     assert "**Refused:** pair 'simcc' refused" in md
     assert 'seeds 0, 1, 2; students 3 epochs (--epochs; the configs say more)' in md
-    assert '| heatmap | MobileNetV2 plain | 3 | 7.6 ± 0.1 | 76.0 ± 1.0 |' in md
-    assert '## Temporal distillation' in md and '| frame KD vs plain | +3.0 ± 0.0 |' in md
+    assert '| heatmap | MobileNetV2 plain | 3 | 7.6 ± 0.1 | 76.0 ± 1.0 | 38.0 ± 0.5 |' in md
+    assert '## Temporal distillation' in md
+    assert '| frame KD vs plain | +3.0 ± 0.0 | +1.5 ± 0.0 |' in md
     assert record['command'].startswith('kdkit bench --profile full --seeds 0 1 2 ')
     # while the distilled students trained, a partial record held phase 1 (a device
     # call cut short keeps it); the finished run removed it
@@ -533,6 +585,7 @@ def test_a_failed_job_is_reported_and_the_others_kept(tmp_path, monkeypatch):
         onnxruntime='1', loadavg_before=1.0))
     monkeypatch.setattr(kdkit.demo, 'ensure_data', lambda profile, root: Path(root))
     monkeypatch.setattr(kdkit.demo, 'is_default_data', lambda root, profile: True)
+    monkeypatch.setattr(bench, 'mean_pose_row', lambda root, config: None)
     record = bench.run_bench('quick', seeds=(0, 1), out=str(tmp_path / 'out'),
                              data_root=str(tmp_path / 'data'), work_dir=str(tmp_path / 'w'),
                              pairs=('heatmap',), latency_iters=0)
@@ -583,6 +636,9 @@ def test_tiny_simcc_bench_end_to_end(tiny_data, tmp_path, run_options):
     assert rows['simcc_teacher']['teacher_source'] == 'trained'
     for r in rows.values():
         assert 0.0 <= r['AP'] <= 1.0 and r['ort_1t_ms'] > 0 and r['GFLOPs'] > 0
+        assert 0.0 <= r['PCK@0.1'] <= r['PCK'] <= 1.0
+    floor = record['floor']  # the tiny data's train labels' mean pose, on its test clip
+    assert 0.0 <= floor['PCK@0.1'] <= floor['PCK'] <= 1.0 and floor['jitter'] >= 0
     for key in ('simcc_plain', 'simcc_kd', 'simcc_dwpose'):
         assert [x['seed'] for x in rows[key]['runs']] == [0, 1]
         assert rows[key]['step_s'] > 0 and rows[key]['step_ratio'] > 0

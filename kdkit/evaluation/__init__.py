@@ -1,12 +1,15 @@
 """Evaluation of a (mobile) student against its teacher: accuracy (COCO AP via
-MMPose's CocoMetric, PCK@0.2), temporal jitter on clips, and cost (params,
-GFLOPs, CPU latency). Importing this registers ``PCKJitterMetric``.
+MMPose's CocoMetric, PCK@0.2 and @0.1), temporal jitter on clips, the
+mean-pose floor (``mean_pose_floor``: the PCK of a model that ignores the
+image), and cost (params, GFLOPs, CPU latency). Importing this registers
+``PCKJitterMetric``.
 
 On real video without human labels: calibrated cameras (``read_qca``),
 triangulation, cross-view association and reprojection error of labels and
 of predictions on a held-out view (``multiview_report``), and the readers of
 ``kdkit predict`` results (``predictions_as_pose_labels``,
 ``keypoints_report``) that ``kdkit evaluate`` uses (numpy only at import)."""
+from .baseline import mean_pose, mean_pose_floor
 from .calibration import Camera, CalibrationError, look_at, read_qca
 from .coco import (evaluate_predictions, match_predictions,
                    summarize_pck_jitter, summarize_results)
@@ -25,7 +28,7 @@ __all__ = ['CalibrationError', 'Camera', 'PCKJitterMetric', 'associate',
            'bbox_size', 'clip_jitter', 'epipolar_cost', 'evaluate_predictions',
            'excess_jitter', 'jitter', 'keypoints_report', 'leave_one_view_out',
            'load_labels', 'look_at', 'map_to_gt', 'match_predictions',
-           'measure_latency', 'model_complexity', 'multiview_cli_report',
+           'mean_pose', 'mean_pose_floor', 'measure_latency', 'model_complexity', 'multiview_cli_report',
            'multiview_report', 'onnx_latency', 'pck_accuracy',
            'predictions_as_pose_labels', 'read_qca', 'reprojection_error',
            'summarize_pck_jitter', 'summarize_results', 'torch_latency',

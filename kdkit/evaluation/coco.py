@@ -277,9 +277,10 @@ def jitter_from_pairs(pairs, images: dict, k: int) -> dict | None:
 # -------------------------------------------------------------------- summary
 def summarize_pck_jitter(pred_records: list[dict], gt, thr: float = 0.2,
                          match_iou: float = 0.5,
-                         metainfo: dict | None = None) -> dict:
-    """PCK (overall, per joint by name) and jitter; no AP (see
-    :func:`summarize_results`)."""
+                         metainfo: dict | None = None,
+                         extra_thrs=()) -> dict:
+    """PCK (overall, per joint by name, at ``thr``; overall also at each of
+    ``extra_thrs``) and jitter; no AP (see :func:`summarize_results`)."""
     gt = load_gt(gt)
     k = num_keypoints(gt)
     pairs = match_predictions(pred_records, gt, match_iou)
@@ -287,7 +288,8 @@ def summarize_pck_jitter(pred_records: list[dict], gt, thr: float = 0.2,
     images = {img['id']: img for img in gt.get('images', [])}
     jit = jitter_from_pairs(pairs, images, k) or {}
     names = keypoint_names(gt, metainfo)
-    return {f'PCK@{thr:g}': pck['pck'],
+    extra = {f'PCK@{t:g}': pck_from_pairs(pairs, k, t)['pck'] for t in extra_thrs}
+    return {f'PCK@{thr:g}': pck['pck'], **extra,
             'per_joint_pck': dict(zip(names, pck['per_joint'].tolist())),
             'jitter': jit.get('jitter'),
             'excess_jitter': jit.get('excess_jitter'),

@@ -205,6 +205,20 @@ def read_state_dict(path, what: str = 'checkpoint') -> dict:
     return state
 
 
+def checkpoint_epoch(path) -> int | None:
+    """The epoch an MMEngine checkpoint file was saved after (its ``meta``),
+    read weights-only; None for a file without one (a packed or plain torch
+    checkpoint) or one that cannot be read."""
+    allow_mmengine_checkpoints()
+    try:
+        ckpt = torch.load(str(path), map_location='cpu', weights_only=True)
+    except Exception:  # the epoch is a label in a report: unknown, not an error
+        return None
+    meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    epoch = meta.get('epoch') if isinstance(meta, dict) else None
+    return int(epoch) if isinstance(epoch, int) else None
+
+
 # ----------------------------------------------------------- fitting a model
 def convert_state_dict(model, state: dict) -> OrderedDict:
     """``state`` under the names ``model`` gives its weights today.

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from mmengine.evaluator import Evaluator
 from mmengine.logging import MessageHub
+from mmengine.registry import DefaultScope
 from mmengine.structures import InstanceData
 from mmpose.structures import PoseDataSample
 
@@ -39,7 +40,10 @@ def _sample(ann, offset=0.0, video=None):
 
 
 def _evaluate(samples, **metric_kwargs):
-    evaluator = Evaluator([dict(type='PCKJitterMetric', **metric_kwargs)])
+    # mmpose's scope, as a runner of an MMPose config sets it (else the metric
+    # is looked up in mmengine's registry, and this file fails when run alone)
+    with DefaultScope.overwrite_default_scope('mmpose'):
+        evaluator = Evaluator([dict(type='PCKJitterMetric', **metric_kwargs)])
     evaluator.dataset_meta = dict(dataset_name='kdkit_test_video',
                                   num_keypoints=K)
     evaluator.process(samples[:2])  # two "batches"
@@ -62,6 +66,19 @@ def test_pck_and_jitter_from_sample_fields():
     # +-2 px zig-zag: acceleration 8 px; bbox size 100
     assert metrics['kdkit/jitter'] == pytest.approx(0.08)
     assert metrics['kdkit/excess_jitter'] == pytest.approx(0.08)
+
+
+def test_pck_at_0_1_beside_0_2():
+    samples = _clip()
+    for s in samples[:2]:  # 15 px off in a 100-px box: right at 0.2, wrong at 0.1
+        s.pred_instances.keypoints[..., 0] += 15.0
+    metrics = _evaluate(samples)
+    assert metrics['kdkit/PCK@0.2'] == pytest.approx(1.0)
+    assert metrics['kdkit/PCK@0.1'] == pytest.approx(0.5)
+    only = _evaluate(_clip(), extra_thrs=())
+    assert 'kdkit/PCK@0.1' not in only and only['kdkit/PCK@0.2'] == pytest.approx(1.0)
+    strict = _evaluate(_clip(), thr=0.1, extra_thrs=(0.1, 0.05))  # no duplicate key
+    assert sorted(k for k in strict if 'PCK' in k) == ['kdkit/PCK@0.05', 'kdkit/PCK@0.1']
 
 
 def test_without_video_fields_jitter_is_skipped():

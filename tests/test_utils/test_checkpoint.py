@@ -6,7 +6,8 @@ import pytest
 import torch
 from mmengine.logging import HistoryBuffer
 
-from kdkit.utils.checkpoint import allow_mmengine_checkpoints, read_state_dict
+from kdkit.utils.checkpoint import (allow_mmengine_checkpoints, checkpoint_epoch,
+                                    read_state_dict)
 
 
 def mmengine_like_checkpoint(path):
@@ -25,6 +26,18 @@ def test_mmengine_checkpoint_loads_weights_only(tmp_path):
     assert ckpt['meta']['seed'] == 3
     assert ckpt['meta']['message_hub']['log_scalars']['train/loss'].current() == 0.5
     assert torch.equal(read_state_dict(path)['w'], torch.ones(2))
+
+
+def test_checkpoint_epoch_from_meta(tmp_path):
+    path = tmp_path / 'best_coco_AP_epoch_20.pth'
+    torch.save({'meta': {'epoch': 20, 'seed': np.int64(3)}, 'state_dict': {}}, path)
+    assert checkpoint_epoch(path) == 20
+    torch.save({'state_dict': {'w': torch.ones(1)}}, tmp_path / 'packed.pth')
+    assert checkpoint_epoch(tmp_path / 'packed.pth') is None  # no meta: unknown
+    evil = tmp_path / 'evil.pth'
+    torch.save({'meta': {'epoch': 1}, 'x': Evil()}, evil)
+    assert checkpoint_epoch(evil) is None  # refused, as any code-carrying file
+    assert checkpoint_epoch(tmp_path / 'missing.pth') is None
 
 
 class Evil:
