@@ -32,10 +32,27 @@ def test_table_gives_mean_sd_gains_and_gap_closed():
     # gap from the means: teacher 0.9, plain 0.65, distilled 0.77 -> 0.12 / 0.25
     assert rows['S distilled']['gap_closed_PCK'] == pytest.approx(0.48)
     lines = format_table(rows).splitlines()
-    assert lines[0].startswith('| model | AP | PCK@0.2 |')
-    assert lines[2] == '| teacher | 0.700 | 0.900 | 12.80 | 0.600 |  |  |  |'
-    assert lines[3].startswith('| S plain | 0.450 ± 0.071 | 0.650 ± 0.071 |')
-    assert lines[4].endswith('| +0.050 ± 0.000 | +0.120 ± 0.028 | 0.48 |')
+    assert lines[0].startswith('| model | AP | PCK@0.2 | PCK@0.1 |')
+    assert lines[2] == '| teacher | 0.700 | 0.900 |  | 12.80 | 0.600 |  |  |  |  |  |'
+    assert lines[3].startswith('| S plain | 0.450 ± 0.071 | 0.650 ± 0.071 |  |')
+    assert lines[4].endswith('| +0.050 ± 0.000 | +0.120 ± 0.028 |  | 0.48 |  |')
+
+
+def test_table_repeats_gains_at_pck_0_1_under_the_floor():
+    rows = summarise({
+        'teacher': {'AP': [0.7], 'PCK': [0.9], 'PCK@0.1': [0.6], 'params_M': 12.8,
+                    'GFLOPs': 0.6},
+        'S plain': {'AP': [0.5], 'PCK': [0.70], 'PCK@0.1': [0.20], 'params_M': 2.5,
+                    'GFLOPs': 0.1},
+        'S distilled': {'AP': [0.55], 'PCK': [0.80], 'PCK@0.1': [0.40], 'params_M': 2.5,
+                        'GFLOPs': 0.1, 'plain_of': 'S plain'}})
+    d = rows['S distilled']
+    assert d['gain_PCK@0.1'] == pytest.approx([0.20])
+    assert d['gap_closed_PCK@0.1'] == pytest.approx(0.5)  # 0.2 of the 0.4 gap
+    lines = format_table(rows, {'PCK': 0.855, 'PCK@0.1': 0.274, 'jitter': 0.02}).splitlines()
+    assert lines[2] == ('| mean pose, no network (floor) |  | 0.855 | 0.274 | 0 | 0 |  |  |  |  '
+                        '|  |')
+    assert lines[5].endswith('| +0.100 | +0.200 | 0.50 | 0.50 |')
 
 
 def test_no_gap_closed_without_a_teacher_lead():
@@ -108,6 +125,10 @@ def test_demo_end_to_end_on_tiny_data(tiny_data, tmp_path):
     assert json.loads((out / 'results.json').read_text())['rows']['teacher']['AP'] == \
         rows['teacher']['AP']
     assert (out / 'results.md').read_text().startswith('| model |')
+    floor = record['floor']  # the tiny data's mean pose, the table's first row
+    assert 0 <= floor['PCK@0.1'] <= floor['PCK'] <= 1
+    assert '| mean pose, no network (floor) |' in (out / 'results.md').read_text()
+    assert 0 <= p['PCK@0.1'][0] <= p['PCK'][0] <= 1 and 'gain_PCK@0.1' in d
     assert Path(record['figure']).stat().st_size > 10_000
     assert record['machine']['cores'] >= 1 and record['command'].startswith('kdkit demo')
 

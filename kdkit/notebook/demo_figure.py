@@ -1,5 +1,6 @@
-"""The figure ``kdkit demo`` ends with: PCK@0.2 and AP bars per model (mean
-and sample sd over seeds, the teacher's value as a dashed line) above a grid
+"""The figure ``kdkit demo`` ends with: PCK@0.2 and PCK@0.1 (or AP) bars per
+model (mean and sample sd over seeds, the teacher's value as a dashed line, the
+mean-pose floor as a dotted one) above a grid
 of test frames (rows) by models (columns) with the ground truth (green) and
 each model's predicted skeleton (red), cropped around the person.
 
@@ -20,7 +21,7 @@ import numpy as np
 from kdkit.notebook.eval_plots import _draw_pose, coco_meta, read_annotations
 from kdkit.utils.io import atomic_write_bytes
 
-METRICS = (('PCK', 'PCK@0.2'), ('AP', 'AP'))  # (row key, axis title)
+TITLES = {'PCK': 'PCK@0.2', 'PCK@0.1': 'PCK@0.1', 'AP': 'AP'}  # row key -> axis title
 ROLE_COLOURS = dict(teacher='tab:gray', plain='tab:blue', distilled='tab:red')
 
 
@@ -67,14 +68,17 @@ def _bar_positions(names) -> np.ndarray:
 
 
 # ------------------------------------------------------------------- bars
-def plot_model_bars(rows: dict, ax_pck, ax_ap=None, teacher: str | None = None) -> dict:
-    """One bar per model (rows' order) for PCK@0.2 on ``ax_pck`` and AP on
-    ``ax_ap``: height = mean over seeds, error bar = sample sd when more than
-    one seed ran (none for one seed), the value on each bar and the teacher's
-    value as a dashed line labelled 'teacher'. ``rows``:
-    ``{model: {'PCK': [per seed], 'AP': [per seed]}}`` (AP on a 0-1 scale).
-    ``teacher``: the teacher's row (default: the first name containing
-    'teacher'). Returns ``{metric: {model: (mean, sd, n)}}``."""
+def plot_model_bars(rows: dict, ax_pck, ax_ap=None, teacher: str | None = None,
+                    floor: dict | None = None, second: str = 'AP') -> dict:
+    """One bar per model (rows' order) for PCK@0.2 on ``ax_pck`` and ``second``
+    ('AP' or 'PCK@0.1') on ``ax_ap``: height = mean over seeds, error bar =
+    sample sd when more than one seed ran (none for one seed), the value on
+    each bar and the teacher's value as a dashed line labelled 'teacher'.
+    ``rows``: ``{model: {'PCK': [per seed], 'AP': [per seed], ...}}`` (0-1
+    scale). ``teacher``: the teacher's row (default: the first name containing
+    'teacher'). ``floor``: the mean-pose floor's values by the same keys
+    (:func:`kdkit.evaluation.baseline.mean_pose_floor`), a dotted line.
+    Returns ``{metric: {model: (mean, sd, n)}}``."""
     names = list(rows)
     if not names:
         raise ValueError('plot_model_bars: no rows')
@@ -84,9 +88,12 @@ def plot_model_bars(rows: dict, ax_pck, ax_ap=None, teacher: str | None = None) 
         raise ValueError(f'teacher: {teacher!r} is not a row ({names})')
     xs = _bar_positions(names)
     out = {}
-    for (key, title), ax in zip(METRICS, (ax_pck, ax_ap)):
+    if second not in TITLES:
+        raise ValueError(f'second: expected one of {list(TITLES)}, got {second!r}')
+    for key, ax in (('PCK', ax_pck), (second, ax_ap)):
         if ax is None:
             continue
+        title = TITLES[key]
         stats = {n: seed_stats(rows[n].get(key, np.nan)) for n in names}
         out[key] = stats
         top = 0.0
@@ -100,10 +107,14 @@ def plot_model_bars(rows: dict, ax_pck, ax_ap=None, teacher: str | None = None) 
             ax.bar_label(bars, labels=[label], padding=2, fontsize=7)
             if n:
                 top = max(top, mean + (sd or 0.0))
-        line = None
+        lines = []
         if teacher is not None and stats[teacher][2]:
-            line = ax.axhline(stats[teacher][0], ls='--', lw=1.0, color='k', alpha=0.7,
-                              label='teacher', zorder=0.5)
+            lines.append(ax.axhline(stats[teacher][0], ls='--', lw=1.0, color='k', alpha=0.7,
+                                    label='teacher', zorder=0.5))
+        if (floor or {}).get(key) is not None:
+            lines.append(ax.axhline(floor[key], ls=':', lw=1.2, color='tab:purple',
+                                    label='mean pose, no network (floor)', zorder=0.5))
+            top = max(top, floor[key])
         seeds = sorted({s[2] for s in stats.values() if s[2]})
         spread = ' (mean ± sd over seeds)' if seeds and seeds[-1] > 1 else ''
         ax.set_title(f'{title} on the test split{spread}', fontsize=9)
@@ -113,8 +124,8 @@ def plot_model_bars(rows: dict, ax_pck, ax_ap=None, teacher: str | None = None) 
         ax.set_xlim(xs[0] - 0.7, xs[-1] + 0.7)
         ax.tick_params(axis='y', labelsize=7)
         ax.spines[['top', 'right']].set_visible(False)
-        if line is not None:
-            ax.legend(handles=[line], fontsize=7, loc='upper right', frameon=False)
+        if lines:
+            ax.legend(handles=lines, fontsize=7, loc='upper right', frameon=False)
     return out
 
 
@@ -203,9 +214,11 @@ def plot_skeleton_grid(fig, subplotspec, data_root, preds_by_model: dict, image_
 # ------------------------------------------------------------------ figure
 def make_demo_figure(rows: dict, preds_by_model: dict | None = None, image_ids=(),
                      data_root=None, skeleton=None, split: str = 'test',
-                     title: str | None = None):
-    """The demo's figure (a bare Agg-backed ``Figure``): bars on top, the
-    skeleton grid below (left out when there are no predictions or frames)."""
+                     title: str | None = None, floor: dict | None = None,
+                     second: str = 'AP'):
+    """The demo's figure (a bare Agg-backed ``Figure``): bars on top (see
+    :func:`plot_model_bars` for ``floor`` and ``second``), the skeleton grid
+    below (left out when there are no predictions or frames)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     image_ids = list(image_ids)
@@ -223,7 +236,7 @@ def make_demo_figure(rows: dict, preds_by_model: dict | None = None, image_ids=(
         [bars_h, cell * len(image_ids) + 0.5] if with_grid else [1]))
     top = outer[0].subgridspec(1, 2, wspace=0.08)
     ax_pck, ax_ap = fig.add_subplot(top[0, 0]), fig.add_subplot(top[0, 1])
-    plot_model_bars(rows, ax_pck, ax_ap)
+    plot_model_bars(rows, ax_pck, ax_ap, floor=floor, second=second)
     if with_grid:
         plot_skeleton_grid(fig, outer[1], data_root, preds_by_model, image_ids, skeleton, split,
                            aspect=aspect)
@@ -234,11 +247,12 @@ def make_demo_figure(rows: dict, preds_by_model: dict | None = None, image_ids=(
 
 def save_demo_figure(rows: dict, preds_by_model: dict | None, image_ids, data_root, out_png,
                      skeleton=None, split: str = 'test', title: str | None = None,
-                     dpi: int = 120) -> Path:
+                     dpi: int = 120, floor: dict | None = None, second: str = 'AP') -> Path:
     """:func:`make_demo_figure` as a PNG at ``out_png``, written to a temp file in
     the same folder then renamed (never half-written); the figure is cleared
     afterwards. Returns the path."""
-    fig = make_demo_figure(rows, preds_by_model, image_ids, data_root, skeleton, split, title)
+    fig = make_demo_figure(rows, preds_by_model, image_ids, data_root, skeleton, split, title,
+                           floor, second)
     try:
         buf = io.BytesIO()
         fig.savefig(buf, format='png', dpi=dpi)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-COLUMNS = ('label', 'pair', 'role', 'AP', 'PCK', 'jitter', 'excess_jitter', 'params_M',
+COLUMNS = ('label', 'pair', 'role', 'AP', 'PCK', 'PCK@0.1', 'jitter', 'excess_jitter', 'params_M',
            'GFLOPs', 'step_s', 'step_ratio', 'ort_1t_ms', 'ort_all_ms')
 ROLE_COLOURS = dict(teacher='tab:gray', plain='tab:blue', kd='tab:red', dwpose='tab:orange')
 

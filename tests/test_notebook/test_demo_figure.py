@@ -87,6 +87,23 @@ def test_single_seed_rows_have_no_error_bars_and_no_sd_title():
         df.plot_model_bars(rows, ax_pck, ax_ap, teacher='nope')
 
 
+def test_pck_at_0_1_panel_and_the_floor_line():
+    rows = {'teacher': {'PCK': [0.9], 'PCK@0.1': [0.6]},
+            'plain': {'PCK': [0.80, 0.84], 'PCK@0.1': [0.30, 0.34]}}
+    ax_pck, ax_strict = axes_pair()
+    stats = df.plot_model_bars(rows, ax_pck, ax_strict, floor={'PCK': 0.855, 'PCK@0.1': 0.274},
+                               second='PCK@0.1')
+    assert stats['PCK@0.1']['plain'][0] == pytest.approx(0.32)
+    assert 'PCK@0.1' in ax_strict.get_title()
+    for ax, value in ((ax_pck, 0.855), (ax_strict, 0.274)):
+        floor = [ln for ln in ax.get_lines() if 'floor' in ln.get_label()]
+        assert len(floor) == 1 and floor[0].get_linestyle() == ':'
+        assert list(floor[0].get_ydata()) == pytest.approx([value] * 2)
+        assert ax.get_ylim()[1] >= value  # a floor above every bar is still drawn
+    with pytest.raises(ValueError, match="second: expected one of"):
+        df.plot_model_bars(rows, ax_pck, ax_strict, second='PCK@0.5')
+
+
 def test_crop_box_keeps_person_and_aspect():
     sample = dict(bbox=np.array([100., 50., 20., 40.]),
                   gt=np.array([[105, 55, 2], [118, 88, 2], [300, 300, 0]], float))
