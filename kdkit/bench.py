@@ -166,15 +166,19 @@ def train_student(config: str, work_dir: Path, seed: int, cfg_options: dict,
 
 
 def find_teacher(pair: str, profile: str, config: str, work_root: Path,
-                 default_data: bool, given: str | None = None) -> tuple[Path | None, str, str]:
-    """``(checkpoint, source, config)`` of a pair's trained teacher. The ResNet-18
-    pairs take ``given`` (``--teacher-checkpoint``), else the shipped teacher on
-    the kit's default data (quick or full: it never saw their val/test clips);
-    every pair then reuses the last/best checkpoint in
-    ``<work_root>/<config name>``; ``(None, '', config)``: train it."""
+                 default_data: bool, given: str | None = None,
+                 own: str | None = None) -> tuple[Path | None, str, str]:
+    """``(checkpoint, source, config)`` of a pair's trained teacher: ``own``
+    (``--pair-teacher PAIR=...``, any pair) first; the ResNet-18 pairs then take
+    ``given`` (``--teacher-checkpoint``), else the shipped teacher on the kit's
+    default data (quick or full: it never saw their val/test clips); every pair
+    then reuses the last/best checkpoint in ``<work_root>/<config name>``;
+    ``(None, '', config)``: train it."""
     from kdkit.demo import SHIPPED_TEACHER, SHIPPED_TEACHER_CONFIG, last_checkpoint
     from kdkit.distill.teacher import resolve_checkpoint
     from kdkit.utils import repo_root
+    if own:
+        return resolve_checkpoint(own), 'given', config
     if pair in RES18_PAIRS:
         if given:
             return resolve_checkpoint(given), 'given', config
@@ -373,15 +377,9 @@ def mean_pose_row(root: Path, config: str) -> dict:
     """The floor of the table: the train labels' mean pose drawn in every test
     box, no network (:mod:`kdkit.evaluation.baseline`), cropped at ``config``'s
     input size."""
-    from kdkit.distill.cli import load_config
-    from kdkit.evaluation.baseline import mean_pose_floor
-    ann = Path(root) / 'annotations'
-    floor = mean_pose_floor(ann / 'person_keypoints_train.json',
-                            ann / 'person_keypoints_test.json',
-                            load_config(config).codec['input_size'])
-    return {'label': 'mean pose of the train labels (no network: the floor)', 'AP': None,
-            'PCK': floor['PCK@0.2'], 'PCK@0.1': floor['PCK@0.1'], 'jitter': floor['jitter'],
-            'excess_jitter': floor['excess_jitter']}
+    from kdkit.demo import floor_of
+    return dict(label='mean pose of the train labels (no network: the floor)', AP=None,
+                **floor_of(root, config))
 
 
 def onnx_timing(config: str, ckpt: Path, path: Path, warmup: int, iters: int) -> dict:
@@ -864,7 +862,7 @@ def write_results(record: dict, out: Path) -> dict:
 def format_command(profile='quick', seeds=(0,), epochs=None, out='bench/results', data_root=None,
                    work_dir='work_dirs', teacher_epochs=None, pairs=PAIRS, reuse=False,
                    latency_warmup=10, latency_iters=50, cfg_options=None, teacher=None,
-                   jobs=1, min_teacher_lead=MIN_TEACHER_LEAD) -> str:
+                   jobs=1, min_teacher_lead=MIN_TEACHER_LEAD, pair_teachers=None) -> str:
     """The ``kdkit bench`` command line that reproduces a run."""
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
     parts = ['kdkit', 'bench', '--profile', profile, '--seeds', *map(str, seeds),
@@ -879,6 +877,8 @@ def format_command(profile='quick', seeds=(0,), epochs=None, out='bench/results'
         parts.append('--allow-weak-teacher')
     elif min_teacher_lead != MIN_TEACHER_LEAD:
         parts += ['--min-teacher-lead', f'{min_teacher_lead:g}']
+    if pair_teachers:
+        parts += ['--pair-teacher', *(f'{k}={v}' for k, v in pair_teachers.items())]
     if reuse:
         parts.append('--reuse')
     if cfg_options:
@@ -899,7 +899,8 @@ def teacher_specs(pairs, configs: dict, run: dict) -> dict:
     specs, by_teacher = {}, {}
     for pair in pairs:
         ckpt, source, config = find_teacher(pair, run['profile'], configs[pair]['teacher'],
-                                            run['work_root'], run['default_data'], run['teacher'])
+                                            run['work_root'], run['default_data'], run['teacher'],
+                                            (run['pair_teachers'] or {}).get(pair))
         configs[pair]['teacher'] = config
         key = (config, str(ckpt))
         if key not in by_teacher:
@@ -980,13 +981,16 @@ def run_bench(profile: str = 'quick', seeds=(0,), epochs: int | None = None,
               pairs=PAIRS, reuse: bool = False, latency_warmup: int = 10,
               latency_iters: int = 50, cfg_options: dict | None = None,
               teacher: str | None = None, jobs: int = 1,
-              min_teacher_lead: float | None = MIN_TEACHER_LEAD) -> dict:
+              min_teacher_lead: float | None = MIN_TEACHER_LEAD,
+              pair_teachers: dict | None = None) -> dict:
     """Run the benchmark (see the module doc); returns the record it writes.
 
     ``seeds``: the students' training seeds (an int: one). ``out=None`` writes
     nothing (the notebook); ``reuse`` keeps student runs whose config, seed,
     epochs and options match (else they are retrained); ``min_teacher_lead``
-    None trains the KD students of every pair, however weak its teacher.
+    None trains the KD students of every pair, however weak its teacher;
+    ``pair_teachers``: ``{pair: checkpoint or work_dir}``, a pair's own trained
+    teacher (its architecture is the pair's teacher config's).
     """
     from kdkit.demo import PROFILE_CONFIGS, ensure_data, is_default_data
     from kdkit.distill.cli import data_root_options
@@ -996,10 +1000,14 @@ def run_bench(profile: str = 'quick', seeds=(0,), epochs: int | None = None,
                   work_dir=work_dir, teacher_epochs=teacher_epochs, pairs=pairs,
                   reuse=reuse, latency_warmup=latency_warmup, latency_iters=latency_iters,
                   cfg_options=cfg_options, teacher=teacher, jobs=jobs,
-                  min_teacher_lead=min_teacher_lead)
+                  min_teacher_lead=min_teacher_lead, pair_teachers=pair_teachers or None)
     unknown = set(pairs) - set(PAIRS)
     if unknown:
         raise ValueError(f'--pairs: {sorted(unknown)} unknown; expected some of {list(PAIRS)}')
+    unknown = set(pair_teachers or {}) - set(pairs)
+    if unknown:
+        raise ValueError(f'--pair-teacher: {sorted(unknown)} not among the pairs run; expected '
+                         f'some of {list(pairs)}')
     if not seeds or len(set(seeds)) != len(seeds):
         raise ValueError(f'--seeds: expected distinct seeds, got {seeds}')
     configs = {p: c for p, c in pair_configs(profile).items() if p in pairs}
@@ -1124,6 +1132,19 @@ def rereport(path: str, out: str) -> dict:
     return record
 
 
+def parse_pair_teachers(items) -> dict:
+    """``['simcc=work_dirs/x', ...]`` -> ``{'simcc': 'work_dirs/x'}``; a one-line
+    error for an item that is not ``PAIR=CHECKPOINT`` with a known pair."""
+    out = {}
+    for item in items or []:
+        pair, sep, path = item.partition('=')
+        if not sep or not path or pair not in PAIRS:
+            raise ValueError(f'--pair-teacher: expected PAIR=CHECKPOINT with PAIR one of '
+                             f'{list(PAIRS)}, got {item!r}')
+        out[pair] = path
+    return out
+
+
 def _bench_cmd(args) -> int:
     try:
         if args.report:
@@ -1134,7 +1155,7 @@ def _bench_cmd(args) -> int:
             record = run_bench(args.profile, seeds, args.epochs, args.out, args.data_root,
                                args.work_dir, args.teacher_epochs, args.pairs, args.reuse,
                                args.latency_warmup, args.latency_iters, args.cfg_options,
-                               args.teacher, args.jobs, lead)
+                               args.teacher, args.jobs, lead, parse_pair_teachers(args.pair_teacher))
     except (FileNotFoundError, ValueError) as e:
         print(f"kdkit bench: error: {' '.join(str(e).split())}", file=sys.stderr)
         return 1
@@ -1187,6 +1208,9 @@ def add_parser(subparsers) -> None:
     p.add_argument('--latency-iters', type=int, default=50,
                    help='ONNX Runtime timing iterations per architecture (0: no ONNX export '
                    'and timing, e.g. while other jobs load the CPU)')
+    p.add_argument('--pair-teacher', nargs='+', metavar='PAIR=CHECKPOINT',
+                   help="a pair's own trained teacher (a .pth or a work_dir, the pair's "
+                   'teacher architecture), e.g. simcc=work_dirs/rtmpose-s-s16_60e_kdkit-video-128x96')
     p.add_argument('--cfg-options', nargs='+', action=DictAction,
                    help='config overrides for every run, e.g. train_dataloader.num_workers=0')
     p.add_argument('--verbose', action='store_true',

@@ -166,15 +166,16 @@ def evaluate(config: str, ckpt: Path, work_dir: Path, cfg_options: dict | None,
 
 
 def floor_of(root: Path, config: str) -> dict:
-    """The mean-pose floor on ``root``'s test split (``{'PCK', 'PCK@0.1', 'jitter'}``),
-    cropped at ``config``'s input size."""
+    """The mean-pose floor on ``root``'s test split (``{'PCK', 'PCK@0.1', 'jitter',
+    'excess_jitter'}``), cropped at ``config``'s input size."""
     from kdkit.distill.cli import load_config
     from kdkit.evaluation.baseline import mean_pose_floor
     ann = Path(root) / 'annotations'
     floor = mean_pose_floor(ann / 'person_keypoints_train.json',
                             ann / 'person_keypoints_test.json',
                             load_config(config).codec['input_size'])
-    return {'PCK': floor['PCK@0.2'], 'PCK@0.1': floor['PCK@0.1'], 'jitter': floor['jitter']}
+    return {'PCK': floor['PCK@0.2'], 'PCK@0.1': floor['PCK@0.1'], 'jitter': floor['jitter'],
+            'excess_jitter': floor['excess_jitter']}
 
 
 # ---------------------------------------------------------------------- table

@@ -218,12 +218,13 @@ def test_the_recorded_command_parses_back_to_the_same_run():
     cmd = bench.format_command(profile='full', seeds=(3, 4), epochs=2, data_root='data/x',
                                pairs=('simcc',), reuse=True, teacher='ckpt/t.pth',
                                cfg_options={'train_dataloader.num_workers': 0}, jobs=4,
-                               min_teacher_lead=2.5)
+                               min_teacher_lead=2.5, pair_teachers={'simcc': 'w/s16'})
     args = build_parser().parse_args(shlex.split(cmd)[1:])
     assert (args.profile, args.seeds, args.epochs, args.data_root) == ('full', [3, 4], 2, 'data/x')
     assert args.pairs == ['simcc'] and args.reuse and args.teacher_epochs is None
     assert args.teacher == 'ckpt/t.pth' and args.jobs == 4 and args.min_teacher_lead == 2.5
     assert args.cfg_options == {'train_dataloader.num_workers': 0}
+    assert bench.parse_pair_teachers(args.pair_teacher) == {'simcc': 'w/s16'}
     assert not args.allow_weak_teacher and args.seed is None
     args = build_parser().parse_args(shlex.split(bench.format_command(min_teacher_lead=None))[1:])
     assert args.allow_weak_teacher and args.seeds == [0] and args.jobs == 1
@@ -337,6 +338,22 @@ def test_find_teacher_of_the_resnet18_pairs(tmp_path):
     for pair in ('simcc', 'speed8x'):
         assert bench.find_teacher(pair, 'full', cfgs[pair]['teacher'], tmp_path, True,
                                   str(given)) == (None, '', cfgs[pair]['teacher'])
+    # --pair-teacher PAIR=... names any pair's own teacher, before anything else
+    for pair in ('simcc', 'heatmap'):
+        assert bench.find_teacher(pair, 'full', cfgs[pair]['teacher'], tmp_path, True,
+                                  None, str(given)) == (given, 'given', cfgs[pair]['teacher'])
+
+
+def test_pair_teacher_options_are_checked_in_one_line(capsys):
+    assert bench.parse_pair_teachers(['simcc=a/b.pth', 'speed8x=w']) == {
+        'simcc': 'a/b.pth', 'speed8x': 'w'}
+    for bad in ('simcc', 'nope=x.pth', 'simcc='):
+        with pytest.raises(ValueError, match='--pair-teacher: expected PAIR=CHECKPOINT'):
+            bench.parse_pair_teachers([bad])
+    assert main(['bench', '--pairs', 'heatmap', '--pair-teacher', 'simcc=x.pth']) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("kdkit bench: error: --pair-teacher: ['simcc'] not among the pairs")
+    assert len(err.splitlines()) == 1
 
 
 # --------------------------------------------------- seeds, sd, inconclusive
