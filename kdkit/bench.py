@@ -715,12 +715,12 @@ def format_pck_view(view: list[dict]) -> str:
     lines = ['| comparison | pair | PCK@0.2 | PCK@0.1 |', '|---|---|---:|---:|']
     for v in view:
         cells = []
-        for key in ('value', 'strict'):
+        for key, spread in (('value', 'sd'), ('strict', 'strict_sd')):
             if v.get(key) is None:  # absent: not measured; None: the teacher is not ahead
                 cells.append(f'– ({NOT_AHEAD})' if key in v else '–')
             else:
-                cells.append(_ms(v[key], v.get(f"{'' if key == 'value' else 'strict_'}sd"),
-                                 '+.1f' if v['unit'] else '.2f', unit=v['unit']))
+                cells.append(_ms(v[key], v.get(spread), '+.1f' if v['unit'] else '.2f',
+                                 unit=v['unit']))
         lines.append(f"| {v['comparison']} | {v['pair']} | {' | '.join(cells)} |")
     return '\n'.join(lines)
 

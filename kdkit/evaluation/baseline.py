@@ -27,14 +27,16 @@ from .coco import load_gt, summarize_pck_jitter
 
 
 def crop_box(bbox_xywh, aspect: float) -> tuple[float, float, float, float]:
-    """``(cx, cy, w, h)`` of a COCO box widened to ``aspect`` = w / h (the
-    smaller side grows, as MMPose's ``TopdownAffine`` fixes the aspect)."""
-    x, y, w, h = (float(v) for v in bbox_xywh)
-    if w > aspect * h:
-        h = w / aspect
-    else:
-        w = h * aspect
-    return x + 0.5 * float(bbox_xywh[2]), y + 0.5 * float(bbox_xywh[3]), w, h
+    """``(cx, cy, w, h)`` of a COCO box widened to ``aspect`` = w / h: MMPose's
+    own ``bbox_xywh2cs`` and ``TopdownAffine`` aspect fix (the smaller side
+    grows), without the padding, which cancels out of the offsets."""
+    # lazy: mmpose.datasets registers every dataset and transform, and the
+    # evaluation package is imported by commands that never compute the floor
+    from mmpose.datasets.transforms import TopdownAffine
+    from mmpose.structures.bbox import bbox_xywh2cs
+    center, scale = bbox_xywh2cs(np.asarray(bbox_xywh, np.float64), padding=1.0)
+    w, h = TopdownAffine._fix_aspect_ratio(scale[None], aspect)[0]
+    return float(center[0]), float(center[1]), float(w), float(h)
 
 
 def mean_pose(train_gt, aspect: float = 0.75) -> np.ndarray:
