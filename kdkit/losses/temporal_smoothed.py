@@ -11,7 +11,7 @@ from torch import Tensor
 
 from .base import BaseDistillLoss
 from .utils import (EPS, check_reduction, check_same_leading, detach_teacher,
-                    reduce_heatmap, resize_spatial)
+                    gaussian_maps, reduce_heatmap, resize_spatial)
 
 # fit weights below this are raised to it, so a clip whose teacher is unsure
 # everywhere still has a well-posed least-squares fit (its loss weight stays ~0)
@@ -153,13 +153,3 @@ def polyfit(clips: Tensor, weight: Tensor, degree: int) -> Tensor:
     rhs = torch.einsum('ti,ntk,ntka->nkai', basis, weight, clips)             # N K 2 D
     coef = torch.linalg.solve(normal[:, :, None], rhs[..., None])[..., 0]     # N K 2 D
     return torch.einsum('ti,nkai->ntka', basis, coef)
-
-
-def gaussian_maps(loc: Tensor, size, sigma: float) -> Tensor:
-    """(B, K, 2) centres in cells -> (B, K, H, W) unit-peak Gaussians."""
-    h, w = size
-    gx = torch.arange(w, device=loc.device, dtype=loc.dtype)
-    gy = torch.arange(h, device=loc.device, dtype=loc.dtype)
-    dx2 = (gx - loc[..., 0:1]) ** 2                                           # B K W
-    dy2 = (gy - loc[..., 1:2]) ** 2                                           # B K H
-    return torch.exp(-(dy2[..., :, None] + dx2[..., None, :]) / (2 * sigma**2))

@@ -85,6 +85,23 @@ def resample_distribution(p: Tensor, size: int) -> Tensor:
     return q / q.sum(-1, keepdim=True).clamp_min(EPS)
 
 
+def log_gaussian(mu: Tensor, sigma: float, n: int) -> Tensor:
+    """(...) centres in cells -> (..., n): ``-(j - mu)^2 / 2 sigma^2``, j = 0..n-1."""
+    j = torch.arange(n, device=mu.device, dtype=mu.dtype)
+    return -(j - mu[..., None]) ** 2 / (2 * sigma ** 2)
+
+
+def gaussian_maps(loc: Tensor, size: Sequence[int],
+                  sigma: Union[float, Sequence[float]]) -> Tensor:
+    """(B, K, 2) centres (x, y) in cells -> (B, K, H, W) unit-peak Gaussians,
+    ``g_x g_y`` (MMPose's heatmap Gaussian, centre not rounded). ``size`` is
+    (H, W); ``sigma`` one number or (sigma_x, sigma_y), in cells."""
+    h, w = size
+    sx, sy = (sigma, sigma) if isinstance(sigma, (int, float)) else sigma
+    return torch.exp(log_gaussian(loc[..., 1], sy, h)[..., :, None]
+                     + log_gaussian(loc[..., 0], sx, w)[..., None, :])
+
+
 def peak_normalised(heatmaps: Tensor) -> Tensor:
     """Each (H, W) map divided by its own peak (a constant: no gradient
     flows through it), so every map peaks at 1 whatever its confidence."""

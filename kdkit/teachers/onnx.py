@@ -88,7 +88,7 @@ from kdkit.distill.mapping import (Geometry, ModelView, TeacherAlignment,
                                   model_view, plan_alignment)
 from kdkit.distill.teacher import (channel_order, move_input_maps, normalisation_affine,
                                    resolve_path)
-from kdkit.losses.utils import LABEL_TEMPERATURE
+from kdkit.losses.utils import LABEL_TEMPERATURE, gaussian_maps, log_gaussian
 
 OUTPUT_KINDS = ('heatmap', 'simcc', 'keypoints')
 REQUIRED_KEYS = ('type', 'file', 'input_size', 'output', 'mean', 'std', 'bgr_to_rgb')
@@ -337,11 +337,11 @@ class KeypointRenderer:
         mu = kpts.float() / kpts.new_tensor(self.cell, dtype=torch.float32)
         scores = torch.nan_to_num(scores.float(), nan=0.0).clamp(0, 1)
         scores = scores.masked_fill(self.off_grid(mu), 0.0)
-        log_gx, log_gy = (self.log_gaussian(mu[..., a], self.sigma[a], self.size[a])
-                          for a in (0, 1))
         if self.kind == 'heatmap':
             return {'heatmap': scores[..., None, None]
-                    * torch.exp(log_gy[..., :, None] + log_gx[..., None, :])}
+                    * gaussian_maps(mu, self.size[::-1], self.sigma)}
+        log_gx, log_gy = (log_gaussian(mu[..., a], self.sigma[a], self.size[a])
+                          for a in (0, 1))
         return {'simcc': (self.simcc_logits(log_gx, scores), self.simcc_logits(log_gy, scores))}
 
     def off_grid(self, mu: torch.Tensor) -> torch.Tensor:
@@ -351,12 +351,6 @@ class KeypointRenderer:
             r = 3 * self.sigma[a]
             off |= (mu[..., a] - r >= self.size[a]) | (mu[..., a] + r + 1 < 0)
         return off
-
-    @staticmethod
-    def log_gaussian(mu: torch.Tensor, sigma: float, n: int) -> torch.Tensor:
-        """(B, K) centres -> (B, K, n): -(j - mu)^2 / 2 sigma^2."""
-        j = torch.arange(n, device=mu.device, dtype=mu.dtype)
-        return -(j - mu[..., None]) ** 2 / (2 * sigma ** 2)
 
     @staticmethod
     def simcc_logits(log_g: torch.Tensor, s: torch.Tensor) -> torch.Tensor:

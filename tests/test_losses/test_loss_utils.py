@@ -4,10 +4,10 @@ from mmpose.registry import MODELS
 
 from kdkit.losses import BaseDistillLoss
 from kdkit.losses import __all__ as LOSSES
-from kdkit.losses.utils import (LABEL_TEMPERATURE, detach_teacher,
-                                heatmap_distribution, resample_distribution,
-                                resample_linear, resize_spatial,
-                                weighted_mean)
+from kdkit.losses.utils import (LABEL_TEMPERATURE, detach_teacher, gaussian_maps,
+                                heatmap_distribution, log_gaussian,
+                                resample_distribution, resample_linear,
+                                resize_spatial, weighted_mean)
 
 
 def gaussian_heatmap(peak, h=64, w=48, sigma=2.0, centre=(30, 20)):
@@ -108,3 +108,14 @@ def test_resample_linear_with_an_explicit_scale():
     assert resample_linear(x, 3, scale=0.5).tolist() == [0.0, 5.0, 10.0]
     assert resample_linear(x, 3, scale=1.25).tolist() == [0.0, 12.5, 25.0]
     assert resample_linear(x, 4, scale=1.0).tolist() == x.tolist()
+
+
+def test_gaussian_maps_peak_at_centre_with_per_axis_sigma():
+    loc = torch.tensor([[[2.0, 1.0]]])                       # x = 2, y = 1 (cells)
+    maps = gaussian_maps(loc, (3, 5), (1.0, 2.0))           # H 3, W 5; sigma_x 1, sigma_y 2
+    assert maps.shape == (1, 1, 3, 5)
+    assert maps[0, 0, 1, 2] == 1.0
+    assert torch.isclose(maps[0, 0, 1, 3], torch.exp(torch.tensor(-0.5)))   # one sigma_x
+    assert torch.isclose(maps[0, 0, 0, 2], torch.exp(torch.tensor(-1 / 8)))  # half a sigma_y
+    assert torch.isclose(log_gaussian(torch.tensor([0.5]), 0.5, 2),
+                         torch.tensor([[-0.5, -0.5]])).all()

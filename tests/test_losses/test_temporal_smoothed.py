@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from kdkit.losses import TemporalSmoothedHeatmapDistillLoss
-from kdkit.losses.temporal_smoothed import gaussian_maps, polyfit, refined_argmax
+from kdkit.losses.temporal_smoothed import polyfit, refined_argmax
+from kdkit.losses.utils import gaussian_maps
 
 SIGMA = 1.5
 
