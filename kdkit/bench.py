@@ -55,6 +55,9 @@ one sd of the goal) / n/a, and the AP comparisons are repeated on PCK@0.2 and
 PCK@0.1 without verdicts. ``kdkit bench --report RUN.json`` re-checks a stored run's
 targets with the current rules, training nothing (records of earlier
 versions, one seed and two pairs, included).
+
+torch, MMPose and the kdkit modules that import them are imported inside the
+functions: ``kdkit --help`` builds every sub-command's parser and must stay fast.
 """
 from __future__ import annotations
 
