@@ -205,13 +205,22 @@ def read_state_dict(path, what: str = 'checkpoint') -> dict:
     return state
 
 
+def _load_mapped(path: str):
+    """Weights-only load that maps the tensors instead of reading them (only
+    ``meta`` is wanted); a pre-zip torch file cannot be mapped and is read whole."""
+    try:
+        return torch.load(path, map_location='cpu', weights_only=True, mmap=True)
+    except RuntimeError:
+        return torch.load(path, map_location='cpu', weights_only=True)
+
+
 def checkpoint_epoch(path) -> int | None:
     """The epoch an MMEngine checkpoint file was saved after (its ``meta``),
     read weights-only; None for a file without one (a packed or plain torch
     checkpoint) or one that cannot be read."""
     allow_mmengine_checkpoints()
     try:
-        ckpt = torch.load(str(path), map_location='cpu', weights_only=True)
+        ckpt = _load_mapped(str(path))
     except Exception:  # the epoch is a label in a report: unknown, not an error
         return None
     meta = ckpt.get('meta') if isinstance(ckpt, dict) else None

@@ -38,6 +38,9 @@ def test_checkpoint_epoch_from_meta(tmp_path):
     torch.save({'meta': {'epoch': 1}, 'x': Evil()}, evil)
     assert checkpoint_epoch(evil) is None  # refused, as any code-carrying file
     assert checkpoint_epoch(tmp_path / 'missing.pth') is None
+    old = tmp_path / 'legacy.pth'  # torch's pre-zip format cannot be memory-mapped
+    torch.save({'meta': {'epoch': 7}}, old, _use_new_zipfile_serialization=False)
+    assert checkpoint_epoch(old) == 7
 
 
 class Evil:
