@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kdkit.notebook.eval_plots import _draw_pose, coco_meta, read_annotations
+from kdkit.notebook.eval_plots import _draw_pose, coco_meta, pose_legend, read_annotations
 from kdkit.utils.io import atomic_write_bytes
 
 TITLES = {'PCK': 'PCK@0.2', 'PCK@0.1': 'PCK@0.1', 'AP': 'AP'}  # row key -> axis title
@@ -229,7 +229,7 @@ def make_demo_figure(rows: dict, preds_by_model: dict | None = None, image_ids=(
     cell = min(2.8, col_w)  # panel height (in)
     aspect = float(np.clip(0.95 * col_w / cell, 0.6, 1.1))  # crops fill their columns
     bars_h = 3.4
-    height = bars_h + (cell * len(image_ids) + 0.5 if with_grid else 0) + (0.4 if title else 0)
+    height = bars_h + (cell * len(image_ids) + 0.8 if with_grid else 0) + (0.4 if title else 0)
     fig = Figure(figsize=(width, height), layout='constrained')
     FigureCanvasAgg(fig)
     outer = fig.add_gridspec(2 if with_grid else 1, 1, height_ratios=(
@@ -240,6 +240,7 @@ def make_demo_figure(rows: dict, preds_by_model: dict | None = None, image_ids=(
     if with_grid:
         plot_skeleton_grid(fig, outer[1], data_root, preds_by_model, image_ids, skeleton, split,
                            aspect=aspect)
+        pose_legend(fig)
     if title:
         fig.suptitle(title, fontsize=11)
     return fig

@@ -99,8 +99,8 @@ def show_side_by_side(data_root, preds: dict, image_ids, skeleton=(), split: str
     import cv2
     import matplotlib.pyplot as plt
     images = {i['id']: i for i in read_annotations(data_root, split)['images']}
-    fig, axes = plt.subplots(len(image_ids), len(preds), squeeze=False,
-                             figsize=(2.6 * len(preds), 2.6 * len(image_ids)))
+    fig, axes = plt.subplots(len(image_ids), len(preds), squeeze=False, layout='constrained',
+                             figsize=(2.6 * len(preds), 2.6 * len(image_ids) + 0.3))
     for row, img_id in enumerate(image_ids):
         img = cv2.imread(str(Path(data_root) / 'images' / images[img_id]['file_name']))
         for col, (name, samples) in enumerate(preds.items()):
@@ -111,16 +111,30 @@ def show_side_by_side(data_root, preds: dict, image_ids, skeleton=(), split: str
             ax.axis('off')
             if row == 0:
                 ax.set_title(name, fontsize=9)
+    pose_legend(fig)
     return fig
+
+
+GT_COLOUR, PRED_COLOUR = 'lime', 'red'
 
 
 def _draw_pose(ax, sample: dict, skeleton) -> None:
     gt, pred = sample['gt'], sample['pred']
     vis = gt[:, 2] > 0
-    ax.scatter(gt[vis, 0], gt[vis, 1], s=8, c='lime')
-    ax.scatter(pred[:, 0], pred[:, 1], s=8, c='red', marker='x')
+    ax.scatter(gt[vis, 0], gt[vis, 1], s=8, c=GT_COLOUR)
+    ax.scatter(pred[:, 0], pred[:, 1], s=8, c=PRED_COLOUR, marker='x')
     for i, j in skeleton:
-        ax.plot(pred[[i, j], 0], pred[[i, j], 1], c='red', lw=0.8)
+        ax.plot(pred[[i, j], 0], pred[[i, j], 1], c=PRED_COLOUR, lw=0.8)
+
+
+def pose_legend(fig) -> None:
+    """Says under ``fig`` (constrained layout) what :func:`_draw_pose`'s colours
+    mean: a reader of a saved PNG has no other key."""
+    from matplotlib.lines import Line2D
+    handles = [Line2D([], [], ls='', marker='o', ms=4, c=GT_COLOUR, label='labelled key points'),
+               Line2D([], [], marker='x', ms=4, lw=0.8, c=PRED_COLOUR,
+                      label="model's key points and skeleton")]
+    fig.legend(handles=handles, loc='outside lower center', ncols=2, fontsize=8, frameon=False)
 
 
 # ------------------------------------------------------------- predictions

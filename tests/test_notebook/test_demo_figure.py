@@ -175,3 +175,7 @@ def test_save_demo_figure_end_to_end(tiny_data, tmp_path):
     # bars only, when there are no predictions
     bars_only = df.save_demo_figure(rows, None, (), None, tmp_path / 'bars.png')
     assert cv2.imread(str(bars_only)).shape[0] < img.shape[0]
+    # the colours of the skeleton panels are explained; bars alone need no such key
+    keys = [t.get_text() for t in df.make_demo_figure(rows, preds, ids, tiny_data).legends[0].texts]
+    assert keys == ['labelled key points', "model's key points and skeleton"]
+    assert not df.make_demo_figure(rows).legends

@@ -104,6 +104,8 @@ def test_clip_frames_and_side_by_side(tmp_path):
     preds = {m: {0: sample, 2: sample} for m in ('teacher', 'plain', 'kd')}
     fig = ep.show_side_by_side(tmp_path, preds, [0, 2], skeleton=[(0, 1)])
     assert len(fig.axes) == 6 and fig.axes[0].get_title() == 'teacher'
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == [  # the PNG's only key
+        'labelled key points', "model's key points and skeleton"]
 
 
 def test_check_export_on_real_crops(tiny_data, tmp_path):
