@@ -24,6 +24,7 @@ every sub-command's parser and must stay fast.
 from __future__ import annotations
 
 import json
+import shlex
 import statistics
 import time
 from pathlib import Path
@@ -239,6 +240,25 @@ def format_table(rows: dict, floor: dict | None = None) -> str:
 
 
 # ----------------------------------------------------------------------- demo
+def demo_command(profile: str = 'quick', seeds=(0,), retrain: bool = False,
+                 data_root: str | None = None, work_root: str = 'work_dirs',
+                 max_epochs: int | None = None, pairs=None,
+                 allow_weak_teacher: bool = False, teacher: tuple | None = None) -> str:
+    """The ``kdkit demo`` command line that reproduces a run (defaults left out)."""
+    ckpt, config = teacher or (None, None)
+    parts = ['kdkit', 'demo', '--profile', profile, '--seeds', *map(str, seeds)]
+    if pairs:
+        parts += ['--pairs', *pairs]
+    for flag, value in (('--data-root', data_root), ('--max-epochs', max_epochs),
+                        ('--teacher-checkpoint', ckpt), ('--teacher-config', config)):
+        if value is not None:
+            parts += [flag, str(value)]
+    if str(work_root) != 'work_dirs':
+        parts += ['--work-root', str(work_root)]
+    parts += ['--retrain'] * retrain + ['--allow-weak-teacher'] * allow_weak_teacher
+    return ' '.join(shlex.quote(p) for p in parts)
+
+
 def run_demo(profile: str = 'quick', seeds=(0,), retrain: bool = False,
              data_root: str | None = None, work_root: str = 'work_dirs',
              max_epochs: int | None = None, pairs=None, figure: bool = True,
@@ -248,6 +268,8 @@ def run_demo(profile: str = 'quick', seeds=(0,), retrain: bool = False,
     from kdkit.utils.io import atomic_write_text
     if profile not in PROFILE_CONFIGS:
         raise ValueError(f'--profile: expected one of {sorted(PROFILE_CONFIGS)}, got {profile!r}')
+    command = demo_command(profile, seeds, retrain, data_root, work_root, max_epochs, pairs,
+                           allow_weak_teacher, teacher)
     pairs = list(pairs or PAIRS[profile])
     unknown = [p for p in pairs if p not in PAIRS[profile]]
     if unknown:
@@ -281,8 +303,7 @@ def run_demo(profile: str = 'quick', seeds=(0,), retrain: bool = False,
     out = work / f'demo_{profile}'
     record = dict(profile=profile, seeds=seeds, data_root=str(root), machine=machine_info(),
                   seconds=round(time.time() - t0, 1), floor=floor, rows=rows,
-                  command='kdkit demo --profile {} --seeds {}'.format(
-                      profile, ' '.join(map(str, seeds))))
+                  command=command)
     note = (f'{FLOOR}: the train labels\' mean pose drawn in every test box; a student near '
             'it has learned little of the pose, whatever its PCK@0.2')
     atomic_write_text(out / 'results.md', f'{table}\n\n{note}\n')

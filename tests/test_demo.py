@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from kdkit.demo import (PAIRS, PROFILE_CONFIGS, SHIPPED_TEACHER, check_teacher_ahead,
-                        format_table, is_default_data, plan_teacher, run_demo, summarise,
+                        demo_command, format_table, is_default_data, plan_teacher, run_demo, summarise,
                         trained_teacher)
 from kdkit.data.config import resolve_config
 from kdkit.data.export import build_meta
@@ -130,7 +130,18 @@ def test_demo_end_to_end_on_tiny_data(tiny_data, tmp_path):
     assert '| mean pose, no network (floor) |' in (out / 'results.md').read_text()
     assert 0 <= p['PCK@0.1'][0] <= p['PCK'][0] <= 1 and 'gain_PCK@0.1' in d
     assert Path(record['figure']).stat().st_size > 10_000
-    assert record['machine']['cores'] >= 1 and record['command'].startswith('kdkit demo')
+    assert record['command'] == (
+        f"kdkit demo --profile quick --seeds 0 --pairs RTMPose-t --data-root {tiny_data} "
+        f"--max-epochs 1 --work-root {tmp_path / 'work'} --allow-weak-teacher")
+    assert record['machine']['cores'] >= 1
+
+
+def test_demo_command_reproduces_the_run():
+    assert demo_command('quick', [0, 1, 2]) == 'kdkit demo --profile quick --seeds 0 1 2'
+    assert demo_command('full', [0], retrain=True, work_root='my runs',
+                        teacher=('t.pth', None)) == (
+        "kdkit demo --profile full --seeds 0 --teacher-checkpoint t.pth "
+        "--work-root 'my runs' --retrain")
 
 
 def test_pack_checkpoint_halves_and_keeps_log(tmp_path, teacher_ckpt):
