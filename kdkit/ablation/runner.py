@@ -29,8 +29,8 @@ from typing import Iterable, Optional
 from .settings import (apply_setting, base_spec, expand_grid, resolve_setting,
                        setting_key)
 
-METRICS = {'AP': 'coco/AP', 'PCK@0.2': 'kdkit/PCK@0.2', 'jitter': 'kdkit/jitter',
-           'excess_jitter': 'kdkit/excess_jitter'}
+METRICS = {'AP': 'coco/AP', 'PCK@0.2': 'kdkit/PCK@0.2', 'PCK@0.1': 'kdkit/PCK@0.1',
+           'jitter': 'kdkit/jitter', 'excess_jitter': 'kdkit/excess_jitter'}
 SETTING_COLUMNS = ('label', 'rule', 'gt_weight', 'kd_weight', 'temperature', 'schedule',
                    'setting_id')
 MAX_CURVE_POINTS = 2000

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 
-SUMMARY_METRICS = ('AP', 'PCK@0.2', 'jitter')
+# PCK@0.1 beside PCK@0.2: the mean pose alone reaches 85.5 % PCK@0.2 on the quick data
+SUMMARY_METRICS = ('AP', 'PCK@0.2', 'PCK@0.1', 'jitter')
 # AP and PCK read as percentages in reports (COCO tables print AP x 100)
-PERCENT = ('AP', 'PCK@0.2')
+PERCENT = ('AP', 'PCK@0.2', 'PCK@0.1')
 
 
 def summarise_settings(table, metrics=SUMMARY_METRICS):

@@ -37,3 +37,10 @@ def test_markdown_in_percent_with_dash_for_one_seed():
     assert lines[0] == '| setting | seeds | AP (%) | PCK@0.2 (%) | jitter |'
     assert lines[2] == '| b | 2 | 20.0 ± 14.1 | 75.0 ± 7.1 | 0.1500 ± 0.0707 |'
     assert lines[3] == '| a | 1 | 0.0 | 60.0 | 0.3000 |'
+
+
+def test_pck_at_0_1_in_percent_when_the_runs_report_it():
+    rows = table().assign(**{'PCK@0.1': [0.30, 0.20, 0.40, math.nan]})
+    lines = format_summary(summarise_settings(rows)).splitlines()
+    assert lines[0] == '| setting | seeds | AP (%) | PCK@0.2 (%) | PCK@0.1 (%) | jitter |'
+    assert lines[2] == '| b | 2 | 20.0 ± 14.1 | 75.0 ± 7.1 | 35.0 ± 7.1 | 0.1500 ± 0.0707 |'
