@@ -245,7 +245,7 @@ def run_job(spec: dict) -> dict:
     """One model: train it (a student, or a teacher without ``checkpoint``),
     then evaluate it on the test split. ``spec`` is JSON (see :func:`job_spec`);
     returns ``{checkpoint, steps, metrics}``."""
-    from kdkit.demo import last_checkpoint
+    from kdkit.demo import evaluate, last_checkpoint
     from kdkit.distill.cli import train
     work = Path(spec['work_dir'])
     steps = {}
@@ -258,8 +258,8 @@ def run_job(spec: dict) -> dict:
         ckpt, steps = train_student(spec['config'], work, spec['seed'], spec['cfg_options'],
                                     spec['epochs'], spec['reuse'],
                                     stage=f"{spec['label']} (seed {spec['seed']}): train")
-    metrics = split_metrics(spec['config'], Path(ckpt), work, spec['cfg_options'],
-                            stage=f"{spec['label']}: test")
+    metrics = evaluate(spec['config'], Path(ckpt), work, spec['cfg_options'],
+                       stage=f"{spec['label']}: test", missing=None)
     return dict(checkpoint=str(ckpt), steps=steps, metrics=metrics)
 
 
@@ -364,16 +364,6 @@ def complexity(config) -> dict:
 def config_epochs(config: str) -> int | None:
     from kdkit.distill.cli import load_config
     return load_config(config).train_cfg.get('max_epochs')
-
-
-def split_metrics(config: str, ckpt: Path, work_dir: Path, cfg_options: dict,
-                  stage: str | None = None) -> dict:
-    from kdkit.distill.cli import test
-    m = test(config, str(ckpt), str(work_dir / 'test'), cfg_options=cfg_options, stage=stage)
-    opt = (lambda k: float(m[k]) if m.get(k) is not None else None)
-    return {'AP': float(m['coco/AP']), 'PCK': opt('kdkit/PCK@0.2'),
-            'PCK@0.1': opt('kdkit/PCK@0.1'), 'jitter': opt('kdkit/jitter'),
-            'excess_jitter': opt('kdkit/excess_jitter')}
 
 
 def mean_pose_row(root: Path, config: str) -> dict:

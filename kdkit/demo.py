@@ -24,6 +24,7 @@ every sub-command's parser and must stay fast.
 from __future__ import annotations
 
 import json
+import math
 import shlex
 import statistics
 import time
@@ -154,16 +155,21 @@ def check_teacher_ahead(teacher_pck: float, plain_pck: float, pair: str) -> None
 VAL = {'test_dataloader.dataset.ann_file': 'annotations/person_keypoints_val.json'}
 
 
+# row key -> `kdkit test`'s metric, for the demo's and the bench's rows
+METRIC_KEYS = {'AP': 'coco/AP', 'PCK': 'kdkit/PCK@0.2', 'PCK@0.1': 'kdkit/PCK@0.1',
+               'jitter': 'kdkit/jitter', 'excess_jitter': 'kdkit/excess_jitter'}
+ROW_METRICS = ('AP', 'PCK', 'PCK@0.1', 'jitter')  # what the demo's rows keep per seed
+
+
 def evaluate(config: str, ckpt: Path, work_dir: Path, cfg_options: dict | None,
-             stage: str, split: str = 'test') -> dict:
-    """AP, PCK@0.2, PCK@0.1 and jitter of ``ckpt`` on ``split`` ('test' or 'val')."""
+             stage: str | None, split: str = 'test', missing=math.nan) -> dict:
+    """:data:`METRIC_KEYS` of ``ckpt`` on ``split`` ('test' or 'val'); a metric
+    the run does not report is ``missing`` (the bench's JSON records write None)."""
     from kdkit.distill.cli import test
     opts = dict(cfg_options or {}, **(VAL if split == 'val' else {}))
     metrics = test(config, str(ckpt), str(work_dir / split), cfg_options=opts, stage=stage)
-    return {'AP': float(metrics['coco/AP']),
-            'PCK': float(metrics.get('kdkit/PCK@0.2', float('nan'))),
-            'PCK@0.1': float(metrics.get('kdkit/PCK@0.1', float('nan'))),
-            'jitter': float(metrics.get('kdkit/jitter', float('nan')))}
+    return {row: float(metrics[key]) if metrics.get(key) is not None else missing
+            for row, key in METRIC_KEYS.items()}
 
 
 def floor_of(root: Path, config: str) -> dict:
@@ -286,16 +292,17 @@ def run_demo(profile: str = 'quick', seeds=(0,), retrain: bool = False,
     print(f'teacher ({source}): {teacher_ckpt}', flush=True)
     teacher_dir = work / f'demo_{profile}' / 'teacher'
     teacher_val = evaluate(t_cfg, teacher_ckpt, teacher_dir, data_opts, 'teacher val', 'val')
-    rows = {'teacher': dict(evaluate(t_cfg, teacher_ckpt, teacher_dir, data_opts,
-                                     'teacher test'), config=t_cfg, checkpoint=str(teacher_ckpt),
-                            source=source, val_PCK=teacher_val['PCK'])}
+    teacher_test = evaluate(t_cfg, teacher_ckpt, teacher_dir, data_opts, 'teacher test')
+    rows = {'teacher': dict({k: teacher_test[k] for k in ROW_METRICS}, config=t_cfg,
+                            checkpoint=str(teacher_ckpt), source=source,
+                            val_PCK=teacher_val['PCK'])}
     for pair in pairs:
         rows.update(run_pair(pair, PAIRS[profile][pair], seeds, teacher_ckpt, t_cfg,
                              None if allow_weak_teacher else teacher_val['PCK'],
                              work, data_opts, max_epochs))
     from kdkit.bench import complexity, machine_info
     rows = {name: dict(r, **complexity(r['config'])) for name, r in rows.items()}
-    rows['teacher'] = {k: ([v] if k in ('AP', 'PCK', 'PCK@0.1', 'jitter') else v)
+    rows['teacher'] = {k: ([v] if k in ROW_METRICS else v)
                        for k, v in rows['teacher'].items()}
     summarise(rows)
     floor = floor_of(root, t_cfg)
@@ -330,8 +337,8 @@ def run_pair(pair: str, cfgs: dict, seeds, teacher_ckpt: Path, t_cfg: str,
                                  str(teacher_ckpt),
                                  hook_option(cfgs['distilled'], 'teacher.config'): t_cfg})
     names = {'plain': f'{pair} plain', 'distilled': f'{pair} distilled'}
-    rows = {names[role]: {'config': cfgs[role], 'AP': [], 'PCK': [], 'PCK@0.1': [],
-                          'jitter': [], 'checkpoints': []}
+    rows = {names[role]: {'config': cfgs[role], **{k: [] for k in ROW_METRICS},
+                          'checkpoints': []}
             for role in ('plain', 'distilled')}
     rows[names['distilled']]['plain_of'] = names['plain']
     for seed in seeds:
@@ -344,7 +351,7 @@ def run_pair(pair: str, cfgs: dict, seeds, teacher_ckpt: Path, t_cfg: str,
                 val = evaluate(cfgs[role], ckpt, run, data_opts, f'{name} val', 'val')
                 check_teacher_ahead(teacher_val_pck, val['PCK'], pair)
             res = evaluate(cfgs[role], ckpt, run, data_opts, f'{name} (seed {seed}) test')
-            for k in ('AP', 'PCK', 'PCK@0.1', 'jitter'):
+            for k in ROW_METRICS:
                 rows[name][k].append(res[k])
             rows[name]['checkpoints'].append(str(ckpt))
     return rows

@@ -95,7 +95,9 @@ def plot_per_joint(per_joint: dict, ax=None, thr: float = 0.2):
 
 
 def show_side_by_side(data_root, preds: dict, image_ids, skeleton=(), split: str = 'test'):
-    """Rows: frames of a clip; columns: models. Green = ground truth, red = prediction."""
+    """Rows: frames of a clip; columns: models. Green = ground truth, red = prediction,
+    as the key under the figure says. The figure lays itself out (constrained
+    layout), so ``tight_layout`` is not needed and would only warn."""
     import cv2
     import matplotlib.pyplot as plt
     images = {i['id']: i for i in read_annotations(data_root, split)['images']}
