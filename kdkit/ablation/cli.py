@@ -45,7 +45,8 @@ def read_grid(path) -> object:
 
 
 def summary_columns(table) -> list[str]:
-    keep = ['label', 'seed', 'AP', 'PCK@0.2', 'PCK@0.1', 'jitter', 'loss', 'wall_s', 'status', 'cached']
+    keep = ['label', 'seed', 'AP', 'PCK@0.2', 'PCK@0.1', 'jitter', 'loss', 'wall_s', 'status',
+            'cached']
     return [c for c in keep if c in table.columns]
 
 
