@@ -75,6 +75,12 @@ def build_runner(cfg, launcher: str = 'none', seed: int | None = None):
         # MMEngine keeps one visualizer per name per process: a second Runner
         # (demo, notebooks, bench) would log into the first run's folder
         cfg.visualizer['name'] = f'visualizer_{uuid.uuid4().hex[:8]}'
+    if not cfg.get('experiment_name'):
+        # and one logger per experiment name, '<config>_<second>' by default: a
+        # Runner built within the same second as one before it would log to that
+        # run's console stream and log file
+        stem = Path(cfg.filename).stem if cfg.filename else 'run'
+        cfg.experiment_name = f'{stem}_{uuid.uuid4().hex[:8]}'
     # a learned synthesis rule gets its own lr, without weight decay
     synthesis_paramwise(cfg)
     return Runner.from_cfg(cfg)

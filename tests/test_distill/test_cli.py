@@ -178,3 +178,24 @@ def test_no_import_cycle_between_cli_and_hook():
     top_level = {n.module for n in ast.parse(Path(cli.__file__).read_text()).body
                  if isinstance(n, ast.ImportFrom)}
     assert 'kdkit.distill.hook' in top_level
+
+
+def test_runners_built_in_one_second_get_their_own_logger(tiny_data, run_options, tmp_path,
+                                                          monkeypatch):
+    """MMEngine names a run's logger '<config>_<second>' and keeps one per name:
+    without kdkit's own name, the second Runner below would log to the first's
+    console stream and log file."""
+    import time
+
+    from kdkit.distill.cli import build_runner
+    now = time.time()
+    monkeypatch.setattr(time, 'time', lambda: now)  # both Runners start in one second
+    first, second = (build_runner(load_config(RTMPOSE_T, run_options(tiny_data, tmp_path / w)))
+                     for w in ('a', 'b'))
+    assert first.timestamp == second.timestamp
+    assert first.experiment_name != second.experiment_name
+    assert first.logger is not second.logger
+    assert Path(RTMPOSE_T).stem in first.experiment_name
+    named = load_config(RTMPOSE_T, dict(run_options(tiny_data, tmp_path / 'c'),
+                                        experiment_name='mine'))
+    assert build_runner(named).experiment_name.startswith('mine_')  # a user's name is kept
