@@ -71,16 +71,15 @@ def build_runner(cfg, launcher: str = 'none', seed: int | None = None):
         init_cpu_distributed(cfg, launcher)
     if seed is not None:
         cfg.randomness = dict(cfg.get('randomness', {}), seed=seed)
+    # MMEngine keeps one visualizer and one logger per name per process, the
+    # logger named '<config>_<second>' by default: a second Runner (demo,
+    # notebooks, bench), even one built in the same second, would log into the
+    # first run's folder, console stream and log file
+    run_id = uuid.uuid4().hex[:8]
     if cfg.get('visualizer'):
-        # MMEngine keeps one visualizer per name per process: a second Runner
-        # (demo, notebooks, bench) would log into the first run's folder
-        cfg.visualizer['name'] = f'visualizer_{uuid.uuid4().hex[:8]}'
+        cfg.visualizer['name'] = f'visualizer_{run_id}'
     if not cfg.get('experiment_name'):
-        # and one logger per experiment name, '<config>_<second>' by default: a
-        # Runner built within the same second as one before it would log to that
-        # run's console stream and log file
-        stem = Path(cfg.filename).stem if cfg.filename else 'run'
-        cfg.experiment_name = f'{stem}_{uuid.uuid4().hex[:8]}'
+        cfg.experiment_name = f'{Path(cfg.filename).stem if cfg.filename else "run"}_{run_id}'
     # a learned synthesis rule gets its own lr, without weight decay
     synthesis_paramwise(cfg)
     return Runner.from_cfg(cfg)
